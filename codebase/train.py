@@ -1,0 +1,139 @@
+"""The training loop shared by every model, and its checkpoints.
+
+The loop reads only `model.loss(*batch) -> (loss, summaries)`: what a batch holds is the
+business of the model and of the stream that feeds it.
+"""
+import os
+import re
+import signal
+import threading
+import time
+
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from codebase import UserError
+
+
+class Interrupted(UserError):
+    exit_code = 130
+
+
+def checkpoint_path(ckpt_dir, iteration):
+    return os.path.join(ckpt_dir, f"model-{iteration:05d}.pt")
+
+
+def list_checkpoints(ckpt_dir):
+    """Returns [(iteration, path)] of the checkpoints in ckpt_dir, oldest first."""
+    if not os.path.isdir(ckpt_dir):
+        return []
+    found = (re.fullmatch(r"model-(\d+)\.pt", f) for f in os.listdir(ckpt_dir))
+    return sorted((int(m[1]), os.path.join(ckpt_dir, m[0])) for m in found if m)
+
+
+def save_checkpoint(path, model, optimizer, iteration, seconds):
+    """Everything a run needs to continue: weights, optimizer, iteration, clock and RNG state.
+
+    Written to a temporary file and renamed, so a crash never leaves half a checkpoint.
+    """
+    state = {
+        "model": type(model).__name__, "config": model.config, "state_dict": model.state_dict(),
+        "optimizer": optimizer.state_dict(), "iteration": iteration, "seconds": seconds,
+        "rng": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, model, optimizer=None):
+    """Load weights into model (and, given an optimizer, its state and the RNG state too).
+
+    Returns the checkpoint's dict (iteration, seconds, ...). Raises UserError when the file is
+    missing, corrupt, or holds another model or configuration.
+    """
+    if not os.path.exists(path):
+        found = [os.path.basename(p) for _, p in list_checkpoints(os.path.dirname(path))]
+        raise UserError(f"no checkpoint {path} (found: {', '.join(found) or 'none'}); train first "
+                        "with --train 1, or pass the --iter_max of an existing checkpoint")
+    try:
+        state = torch.load(path, map_location=next(model.parameters()).device, weights_only=True)
+        state["state_dict"], state["config"], state["iteration"]
+    except Exception as e:
+        raise UserError(f"{path} is corrupt or not a checkpoint ({type(e).__name__}); delete it, "
+                        "or load another with --iter_max") from None
+    name = type(model).__name__
+    if state.get("model") != name:
+        raise UserError(f"{path} holds a {state.get('model')}, not a {name}")
+    diff = {k: (v, model.config.get(k)) for k, v in state["config"].items() if model.config.get(k) != v}
+    if diff:
+        said = ", ".join(f"{k}={a} (this run: {b})" for k, (a, b) in diff.items())
+        raise UserError(f"{path} was trained with {said}; pass matching flags")
+    model.load_state_dict(state["state_dict"])
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state
+
+
+class _StopOnSigint:
+    """Turns Ctrl-C into a flag checked between iterations, so a step is never cut in half."""
+
+    def __enter__(self):
+        self.pressed = False
+        self.main = threading.current_thread() is threading.main_thread()
+        if self.main:
+            self.previous = signal.signal(signal.SIGINT, self.press)
+        return self
+
+    def press(self, *_):
+        self.pressed = True
+
+    def __exit__(self, *_):
+        if self.main:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, start=0,
+          seconds=0.0, log_every=50):
+    """Run iterations start + 1 .. iter_max, checkpointing every iter_save and at the end.
+
+    batches: iterator of tuples, each passed as model.loss(*batch)
+    seconds: training time already spent (by the run being resumed)
+    Returns: float: total training seconds. Raises UserError on a non-finite loss (keeping the
+    last good checkpoint) and Interrupted on Ctrl-C (after saving one).
+    """
+    model.train()
+    writer = SummaryWriter(log_dir, purge_step=start + 1 if start else None)
+    begun = time.perf_counter() - seconds
+    last = None
+    try:
+        with _StopOnSigint() as sigint, tqdm(total=iter_max, initial=start, dynamic_ncols=True) as bar:
+            for i in range(start + 1, iter_max + 1):
+                loss, summaries = model.loss(*next(batches))
+                if not torch.isfinite(loss):
+                    raise UserError(
+                        f"the loss became {loss.item()} at iteration {i}; training stopped; last good "
+                        f"checkpoint: {last or 'none'}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                bar.update()
+                if i % log_every == 0:
+                    bar.set_postfix(loss=f"{loss.item():.2f}")
+                    for tag, value in summaries.items():
+                        writer.add_scalar(tag, value.item(), i)
+                if i % iter_save == 0 or i == iter_max or sigint.pressed:
+                    last = checkpoint_path(ckpt_dir, i)
+                    save_checkpoint(last, model, optimizer, i, time.perf_counter() - begun)
+                if sigint.pressed:
+                    raise Interrupted(f"interrupted at iteration {i}: saved {last}; run the same "
+                                      "command with --resume to continue")
+    finally:
+        writer.close()
+    return time.perf_counter() - begun

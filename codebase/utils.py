@@ -1,0 +1,99 @@
+"""Pure tensor math shared by the models: no I/O, no imports of the models.
+
+Convention: a Gaussian is given by its mean `m` and its *variance* `v` (not a log-variance, not a
+standard deviation). Every density and KL below sums over the last dimension and broadcasts over
+all leading ones.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def sample_gaussian(m, v):
+    """Reparameterized sample z = m + sqrt(v) * eps, eps ~ N(0, I); gradients reach m and v.
+
+    m: tensor: (..., dim): mean
+    v: tensor: (..., dim): variance
+    Returns z: tensor: (..., dim)
+    """
+    return m + v.sqrt() * torch.randn_like(m)
+
+
+def log_normal(x, m, v):
+    """log N(x; m, diag(v)), summed over the last dimension.
+
+    x, m, v: tensors broadcastable to (..., dim), e.g. z (batch, 1, dim) against means (1, mix, dim)
+    Returns: tensor: (...): one log-density per leading index
+    """
+    return -0.5 * (LOG_2PI + v.log() + (x - m).pow(2) / v).sum(-1)
+
+
+def log_normal_mixture(z, m, v):
+    """log of the uniformly weighted mixture (1/mix) sum_i N(z; m_i, diag(v_i)).
+
+    z: tensor: (batch, dim): points
+    m, v: tensors: (batch or 1, mix, dim): component means and variances
+    Returns: tensor: (batch,)
+    """
+    return log_mean_exp(log_normal(z.unsqueeze(-2), m, v), dim=-1)
+
+
+def kl_normal(qm, qv, pm, pv):
+    """KL(N(qm, diag(qv)) || N(pm, diag(pv))) in closed form, summed over the last dimension.
+
+    qm, qv, pm, pv: tensors broadcastable to (..., dim)
+    Returns: tensor: (...)
+    """
+    return 0.5 * (pv.log() - qv.log() + (qv + (qm - pm).pow(2)) / pv - 1).sum(-1)
+
+
+def kl_cat(q, log_q, log_p):
+    """KL(q || p) between categorical distributions, summed over the last dimension.
+
+    q: tensor: (..., classes): probabilities of q
+    log_q: tensor: (..., classes): their logs (passed in so 0 * log 0 stays 0 via log_softmax)
+    log_p: tensor: broadcastable to (..., classes): log-probabilities of p
+    Returns: tensor: (...)
+    """
+    return (q * (log_q - log_p)).sum(-1)
+
+
+def log_mean_exp(x, dim):
+    """Stable log(mean(exp(x), dim)) through logsumexp.
+
+    x: tensor: (..., n, ...): values to average in the exp domain
+    Returns: tensor: x with `dim` removed
+    """
+    return torch.logsumexp(x, dim) - math.log(x.size(dim))
+
+
+def gaussian_parameters(h, dim=-1):
+    """Split h in two halves along `dim`: the mean, and a variance through softplus + 1e-8.
+
+    h: tensor: (..., 2 * d, ...): unconstrained network output
+    Returns m, v: tensors: (..., d, ...)
+    """
+    m, h = torch.chunk(h, 2, dim=dim)
+    return m, F.softplus(h) + 1e-8
+
+
+def log_bernoulli_with_logits(x, logits):
+    """log Bernoulli(x; sigmoid(logits)), summed over the last dimension.
+
+    x: tensor: (..., dim): binary observations (broadcast to the logits' shape)
+    logits: tensor: (..., dim): Bernoulli logits
+    Returns: tensor: (...)
+    """
+    x = x.expand_as(logits)
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+
+
+def duplicate(x, rep):
+    """Stack `rep` copies of x along the first dimension: (batch, ...) -> (rep * batch, ...).
+
+    Row r * batch + i of the result is x[i]: copy r of the whole batch.
+    """
+    return x.expand(rep, *x.shape).reshape(-1, *x.shape[1:])

@@ -1,0 +1,83 @@
+"""The variational autoencoder (Kingma & Welling 2014) with a standard normal prior."""
+import torch
+from torch import nn
+
+from codebase import utils
+from codebase.nets import Decoder, Encoder
+
+
+class VAE(nn.Module):
+    """Generative story: z ~ p(z) = N(0, I); x | z ~ Bernoulli(sigmoid(decoder(z))).
+    Inference: q(z | x) = N(m(x), diag(v(x))).
+
+    The prior lives in three methods (`log_prior`, `kl`, `sample_z`); a model with another prior
+    (the GMVAE) overrides those and nothing else.
+    """
+
+    def __init__(self, z_dim=10, beta=1.0):
+        super().__init__()
+        self.config = dict(z_dim=z_dim, beta=beta)  # constructor arguments, saved in checkpoints
+        self.z_dim, self.beta = z_dim, beta
+        self.enc = Encoder(z_dim)
+        self.dec = Decoder(z_dim)
+
+    # The prior p(z) = N(0, I).
+    def log_prior(self, z):
+        """z: tensor: (batch, z_dim) -> log p(z): tensor: (batch,)"""
+        return utils.log_normal(z, torch.zeros_like(z), torch.ones_like(z))
+
+    def kl(self, m, v, z):
+        """KL(q(z | x) || p(z)) per example, here in closed form (z, the posterior sample, unused).
+
+        m, v: tensors: (batch, z_dim): q's mean and variance; z: tensor: (batch, z_dim)
+        Returns: tensor: (batch,)
+        """
+        return utils.kl_normal(m, v, torch.zeros_like(m), torch.ones_like(v))
+
+    def sample_z(self, n):
+        """Returns z: tensor: (n, z_dim) drawn from p(z)."""
+        return torch.randn(n, self.z_dim, device=self.enc.a_in.weight.device)
+
+    # The bounds.
+    def negative_elbo_bound(self, x):
+        """-ELBO = KL(q(z|x) || p(z)) + E_q[-log p(x|z)], the expectation from one sample of z.
+
+        x: tensor: (batch, 784): binary images
+        Returns nelbo, kl, rec: scalar tensors, each the mean over the batch
+        """
+        m, v = self.enc(x)
+        z = utils.sample_gaussian(m, v)
+        kl = self.kl(m, v, z)
+        rec = -utils.log_bernoulli_with_logits(x, self.dec(z))
+        return (kl + rec).mean(), kl.mean(), rec.mean()
+
+    def negative_iwae_bound(self, x, iw):
+        """-log (1/iw) sum_i p(x, z_i) / q(z_i | x), z_i ~ q(z | x): tighter as iw grows.
+
+        x: tensor: (batch, 784): binary images; iw: int: number of importance samples
+        Returns niwae, kl, rec: scalar tensors, means over the batch (kl and rec are the one-sample
+            estimates averaged over the iw samples)
+        """
+        m, v = self.enc(x)
+        m, v, x = utils.duplicate(m, iw), utils.duplicate(v, iw), utils.duplicate(x, iw)
+        z = utils.sample_gaussian(m, v)
+        log_q_p = utils.log_normal(z, m, v) - self.log_prior(z)  # (iw * batch,)
+        log_px = utils.log_bernoulli_with_logits(x, self.dec(z))
+        log_w = (log_px - log_q_p).view(iw, -1)  # (iw, batch)
+        niwae = -utils.log_mean_exp(log_w, dim=0)
+        return niwae.mean(), log_q_p.mean(), -log_px.mean()
+
+    def loss(self, x):
+        """Training loss rec + beta * kl (beta = 1: the negative ELBO) and its summaries."""
+        nelbo, kl, rec = self.negative_elbo_bound(x)
+        loss = rec + self.beta * kl
+        return loss, {"train/loss": loss, "gen/elbo": -nelbo, "gen/kl_z": kl, "gen/rec": rec}
+
+    # Sampling from p(x).
+    def sample_sigmoid(self, n):
+        """Returns tensor: (n, 784): the Bernoulli means sigmoid(decoder(z)), z ~ p(z)."""
+        return torch.sigmoid(self.dec(self.sample_z(n)))
+
+    def sample_x(self, n):
+        """Returns tensor: (n, 784): binary images x ~ p(x)."""
+        return torch.bernoulli(self.sample_sigmoid(n))
