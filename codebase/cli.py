@@ -145,7 +145,7 @@ def run_one(args, name, seed, make_model, batches, evaluate_fn, save_samples, mn
     torch.manual_seed(seed)
     model = make_model().to(args.device)
     if args.train:
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
         resume_from = _prepare(args, name, ckpt_dir, log_dir)
         start, seconds = 0, 0.0
         if resume_from:

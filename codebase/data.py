@@ -30,7 +30,8 @@ def default_dir():
 class MNIST:
     """MNIST on one device, images flattened to 784 floats.
 
-    train_x: tensor: (60000, 784): grey levels in [0, 1] (binarized afresh for every minibatch)
+    train_x: tensor: (60000, 784): uint8 grey levels 0..255 (binarized afresh for every minibatch;
+        kept as bytes, a quarter of the memory of floats)
     train_y: tensor: (60000,): labels 0..9
     test_x: tensor: (10000, 784): binary, binarized once with TEST_SEED
     test_y: tensor: (10000,): labels 0..9
@@ -73,12 +74,18 @@ def load_mnist(root, device="cpu"):
 
     def split(train):
         d = datasets.MNIST(root, train=train, download=False)
-        return d.data.view(-1, 784).float() / 255, d.targets
+        return d.data.view(-1, 784), d.targets
 
     train_x, train_y = split(True)
     test_x, test_y = split(False)
-    test_x = torch.bernoulli(test_x, generator=torch.Generator().manual_seed(TEST_SEED))
+    test_x = binarize(test_x, torch.Generator().manual_seed(TEST_SEED))
     return MNIST(*(t.to(device) for t in (train_x, train_y, test_x, test_y)))
+
+
+def binarize(x, generator=None):
+    """x: uint8 tensor: (..., 784): grey levels -> float tensor: (..., 784): pixels drawn from
+    Bernoulli(grey / 255)"""
+    return torch.bernoulli(x.float() / 255, generator=generator)
 
 
 def per_class(y, n, classes=10):
@@ -95,7 +102,7 @@ def binarized_batches(x, seed, start=0, batch_size=BATCH_SIZE):
     Epoch e visits x in the order torch.randperm(seed, e) gives; minibatch i depends only on
     (seed, i) and on the global RNG (the binarization), so a run resumed at `start` with its RNG
     state restored draws exactly what an uninterrupted run would.
-    x: tensor: (N, 784) -> yields tensors: (batch_size, 784)
+    x: uint8 tensor: (N, 784) -> yields float tensors: (batch_size, 784)
     """
     per_epoch = len(x) // batch_size
     perm = None
@@ -104,7 +111,7 @@ def binarized_batches(x, seed, start=0, batch_size=BATCH_SIZE):
         if perm is None or j == 0:
             g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
             perm = torch.randperm(len(x), generator=g).to(x.device)
-        yield torch.bernoulli(x[perm[j * batch_size:(j + 1) * batch_size]])
+        yield binarize(x[perm[j * batch_size:(j + 1) * batch_size]])
 
 
 def unsupervised(mnist, seed, start=0):
@@ -123,5 +130,5 @@ def semisupervised(mnist, seed, start=0, labels_per_class=10):
     rest = torch.ones(len(mnist.train_x), dtype=torch.bool, device=mnist.train_x.device)
     rest[labelled] = False
     xl, yl = mnist.train_x[labelled], mnist.train_y[labelled]
-    return ((xu, torch.bernoulli(xl), yl)
+    return ((xu, binarize(xl), yl)
             for xu in binarized_batches(mnist.train_x[rest], seed, start))

@@ -18,13 +18,17 @@ def bounds(model, mnist, seed=0, repeats=100, iws=IWS):
     model.eval()
     torch.manual_seed(seed)
     x = mnist.test_subset
-    nelbo, kl, rec = model.negative_elbo_bound(utils.duplicate(x, repeats))
-    metrics = {"NELBO": nelbo.item(), "KL": kl.item(), "Rec": rec.item()}
+    nelbo, kl, rec = _mean(model.negative_elbo_bound, utils.duplicate(x, repeats), ROWS)
+    metrics = {"NELBO": nelbo, "KL": kl, "Rec": rec}
     for iw in iws:
-        chunks = torch.split(x, max(1, ROWS // iw))
-        niwae = sum(model.negative_iwae_bound(c, iw)[0] * len(c) for c in chunks) / len(x)
-        metrics[f"IWAE-{iw}"] = niwae.item()
+        metrics[f"IWAE-{iw}"] = _mean(lambda c: model.negative_iwae_bound(c, iw), x, ROWS // iw)[0]
     return metrics
+
+
+def _mean(bound, x, chunk):
+    """The batch means a bound returns, computed over x in chunks of `chunk` rows (at least 1)."""
+    parts = [torch.stack(bound(c)) * len(c) for c in torch.split(x, max(1, chunk))]
+    return (sum(parts) / len(x)).tolist()
 
 
 @torch.no_grad()

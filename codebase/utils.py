@@ -28,7 +28,11 @@ def log_normal(x, m, v):
     x, m, v: tensors broadcastable to (..., dim), e.g. z (batch, 1, dim) against means (1, mix, dim)
     Returns: tensor: (...): one log-density per leading index
     """
-    return -0.5 * (LOG_2PI + v.log() + (x - m).pow(2) / v).sum(-1)
+    d = max(x.size(-1), m.size(-1), v.size(-1))
+    # log v and 1 / v are taken at v's own shape: variances shared by a batch (a mixture's
+    # components) are transformed once, not once per point; v may also broadcast along the last dim.
+    log_det = v.log().sum(-1) * (d // v.size(-1))
+    return -0.5 * (((x - m).pow(2) * v.reciprocal()).sum(-1) + log_det + d * LOG_2PI)
 
 
 def log_normal_mixture(z, m, v):
