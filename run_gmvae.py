@@ -6,7 +6,7 @@ from codebase.gmvae import GMVAE
 
 
 def main(argv=None):
-    p = cli.parser(__doc__, iter_max=20000)
+    p = cli.parser(__file__, __doc__, iter_max=20000)
     p.add_argument("--z", type=cli.positive_int, default=10, help="latent dimension")
     p.add_argument("--k", type=cli.positive_int, default=500, help="mixture components in the prior")
     args = cli.parse(p, argv)

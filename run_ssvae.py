@@ -7,7 +7,7 @@ from codebase.ssvae import SSVAE
 
 
 def main(argv=None):
-    p = cli.parser(__doc__, iter_max=30000)
+    p = cli.parser(__file__, __doc__, iter_max=30000)
     p.add_argument("--gw", "-gw", type=cli.nonnegative_float, default=1.0, help="weight of the -ELBO on unlabelled data")
     p.add_argument("--cw", "-cw", type=cli.nonnegative_float, default=100.0, help="weight of the labelled cross-entropy")
     args = cli.parse(p, argv)

@@ -6,7 +6,7 @@ from codebase.vae import VAE
 
 
 def main(argv=None):
-    p = cli.parser(__doc__, iter_max=20000)
+    p = cli.parser(__file__, __doc__, iter_max=20000)
     p.add_argument("--z", type=cli.positive_int, default=10, help="latent dimension")
     p.add_argument("--beta", type=cli.nonnegative_float, default=1.0, help="weight of the KL in the training loss")
     args = cli.parse(p, argv)

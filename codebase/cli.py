@@ -57,9 +57,10 @@ def device(s):
     return d
 
 
-def parser(description, iter_max):
-    """The flags every run script shares; a script adds its model's own."""
-    p = _Parser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def parser(script, description, iter_max):
+    """The flags every run script shares; a script adds its model's own. script: its __file__"""
+    p = _Parser(prog=os.path.basename(script), description=description,
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--iter_max", type=positive_int, default=iter_max, help="training iterations")
     p.add_argument("--iter_save", type=positive_int, default=10000, help="save a checkpoint every N iterations")
     p.add_argument("--run", type=natural_int, default=0, help="replicate id, also the seed")

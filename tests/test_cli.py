@@ -1,0 +1,167 @@
+"""The run scripts end to end, as a user runs them: output, files, errors, overwrite and resume."""
+import json
+import os
+import re
+import signal
+
+import pytest
+from PIL import Image
+
+import run_gmvae
+import run_ssvae
+import run_vae
+from codebase import data
+
+FLOAT = r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)"
+VAE = "model=vae_z=10_beta=1_run=0000"
+
+
+def test_vae_prints_the_graded_lines_and_writes_its_outputs(workdir, capsys):
+    assert run_vae.main(["--iter_max", "40", "--iter_save", "20"]) == 0
+    out = capsys.readouterr().out
+    nelbo, kl, rec = map(float, re.search(rf"^NELBO: {FLOAT}\. KL: {FLOAT}\. Rec: {FLOAT}$", out, re.M).groups())
+    assert nelbo == pytest.approx(kl + rec, rel=1e-5) and 100 < nelbo < 600
+    iwae = [float(re.search(rf"^Negative IWAE-{k}: {FLOAT}$", out, re.M)[1]) for k in (1, 10, 100, 1000)]
+    assert iwae[3] < iwae[0]
+    assert sorted(os.listdir(f"checkpoints/{VAE}")) == ["model-00020.pt", "model-00040.pt"]
+    record = json.load(open(f"logs/{VAE}/metrics.json"))
+    assert record["metrics"]["NELBO"] == nelbo and record["seed"] == 0 and record["iterations"] == 40
+    assert record["command"] == "python run_vae.py --iter_max 40 --iter_save 20"
+    assert Image.open(f"logs/{VAE}/samples.png").size == (20 * 30 + 2, 10 * 30 + 2)  # 10 x 20 digits
+
+
+def test_gmvae_cli(workdir, capsys):
+    assert run_gmvae.main(["--iter_max", "20", "--k", "20"]) == 0
+    assert re.search(rf"^NELBO: {FLOAT}\. KL: {FLOAT}\. Rec: {FLOAT}$", capsys.readouterr().out, re.M)
+    assert os.path.exists("logs/model=gmvae_z=10_k=20_run=0000/samples.png")
+
+
+def test_ssvae_supervised_cli_with_one_dash_flags(workdir, capsys):
+    assert run_ssvae.main(["-gw", "0", "--iter_max", "50"]) == 0
+    accuracy = float(re.search(rf"^Test set classification accuracy: {FLOAT}$", capsys.readouterr().out, re.M)[1])
+    assert 0.3 < accuracy <= 1
+    name = "model=ssvae_gw=0_cw=100_run=0000"
+    assert json.load(open(f"logs/{name}/metrics.json"))["metrics"]["accuracy"] == accuracy
+    assert Image.open(f"logs/{name}/samples.png").size == (20 * 30 + 2, 10 * 30 + 2)  # a row per digit
+
+
+def test_replicates_print_mean_and_standard_error(workdir, capsys):
+    assert run_vae.main(["--iter_max", "10", "--runs", "2", "--run", "3"]) == 0
+    out = capsys.readouterr().out
+    values = [float(v) for v in re.findall(rf"^NELBO: {FLOAT}\. KL", out, re.M)]
+    mean, se = map(float, re.search(rf"^NELBO: {FLOAT} ± {FLOAT} \(n=2\)$", out, re.M).groups())
+    assert mean == pytest.approx(sum(values) / 2, abs=1e-4)
+    assert se == pytest.approx(abs(values[0] - values[1]) / 2, abs=1e-4)  # std / sqrt(2) for n = 2
+    assert sorted(os.listdir("logs")) == ["model=vae_z=10_beta=1_run=0003", "model=vae_z=10_beta=1_run=0004"]
+
+
+def test_same_run_reproduces_its_metrics(workdir, capsys):
+    run_vae.main(["--iter_max", "30"])
+    first = capsys.readouterr().out
+    run_vae.main(["--iter_max", "30", "--overwrite"])
+    assert re.findall(r"^(?:NELBO|Negative).*$", capsys.readouterr().out, re.M) == re.findall(r"^(?:NELBO|Negative).*$", first, re.M)
+
+
+@pytest.mark.parametrize("script, argv, said", [
+    (run_vae, ["--iter_max", "0"], "--iter_max: expected a positive integer, got '0'"),
+    (run_vae, ["--iter_save", "-5"], "--iter_save: expected a positive integer"),
+    (run_vae, ["--z", "0"], "--z: expected a positive integer"),
+    (run_vae, ["--runs", "0"], "--runs: expected a positive integer"),
+    (run_vae, ["--beta", "-1"], "--beta: expected a finite number >= 0"),
+    (run_vae, ["--beta", "nan"], "--beta: expected a finite number >= 0"),
+    (run_gmvae, ["--k", "0"], "--k: expected a positive integer"),
+    (run_ssvae, ["-gw", "-1"], "expected a finite number >= 0"),
+    (run_ssvae, ["--cw", "-0.5"], "--cw/-cw: expected a finite number >= 0"),
+    (run_vae, ["--device", "tpu9"], "unknown device 'tpu9'"),
+    (run_vae, ["--device", "cuda:7"], "device 'cuda:7' is not available here"),
+    (run_vae, ["--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
+])
+def test_bad_flags_get_one_line(workdir, capsys, script, argv, said):
+    with pytest.raises(SystemExit) as e:
+        script.main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and said in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not os.path.exists("logs/.gitignore") and not os.listdir(".")
+
+
+def error_line(capsys):
+    """The one line a run prints on stderr when it fails (after its progress bar, if it trained)."""
+    err = capsys.readouterr().err
+    last = err.rstrip("\n").split("\n")[-1]
+    assert last.startswith("error: ") and "Traceback" not in err
+    return last
+
+
+def test_missing_data_is_one_line(workdir, capsys, monkeypatch):
+    monkeypatch.setattr(data.datasets, "MNIST", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    assert run_vae.main(["--data-dir", "nowhere"]) != 0
+    assert "MNIST is not in nowhere/MNIST/raw" in error_line(capsys)
+
+
+def test_an_existing_run_is_never_overwritten_silently(workdir, capsys):
+    run_vae.main(["--iter_max", "10"])
+    before = open(f"checkpoints/{VAE}/model-00010.pt", "rb").read()
+    capsys.readouterr()
+    assert run_vae.main(["--iter_max", "20"]) != 0
+    err = error_line(capsys)
+    assert "already exists" in err and "--resume" in err and "--overwrite" in err
+    assert open(f"checkpoints/{VAE}/model-00010.pt", "rb").read() == before
+    assert run_vae.main(["--iter_max", "20", "--overwrite"]) == 0
+    assert os.listdir(f"checkpoints/{VAE}") == ["model-00020.pt"]
+
+
+def test_train_0_evaluates_a_checkpoint_or_lists_those_there(workdir, capsys):
+    run_vae.main(["--iter_max", "15"])
+    trained = capsys.readouterr().out
+
+    assert run_vae.main(["--iter_max", "15", "--train", "0"]) == 0
+    assert capsys.readouterr().out.splitlines()[-5:] == trained.splitlines()[-5:]
+    assert run_vae.main(["--iter_max", "99", "--train", "0"]) != 0
+    assert "no checkpoint checkpoints/model=vae_z=10_beta=1_run=0000/model-00099.pt (found: model-00015.pt)" in error_line(capsys)
+    assert run_vae.main(["--iter_max", "15", "--train", "0", "--z", "3"]) != 0  # no run of that name
+    error_line(capsys)
+
+
+def test_a_checkpoint_of_another_configuration_is_refused(workdir, capsys):
+    run_gmvae.main(["--iter_max", "5", "--k", "20"])
+    os.rename("checkpoints/model=gmvae_z=10_k=20_run=0000", "checkpoints/model=gmvae_z=10_k=30_run=0000")
+    capsys.readouterr()
+    assert run_gmvae.main(["--iter_max", "5", "--k", "30", "--train", "0"]) != 0
+    assert "was trained with k=20 (this run: 30)" in error_line(capsys)
+
+
+def test_unwritable_output_is_one_line(workdir, capsys):
+    open("checkpoints", "w").close()  # a file where the folder should be
+    assert run_vae.main(["--iter_max", "5"]) != 0
+    assert "checkpoints" in error_line(capsys)
+
+
+def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monkeypatch):
+    os.mkdir("straight")
+    os.chdir("straight")
+    run_vae.main(["--iter_max", "40", "--iter_save", "100"])
+    straight = capsys.readouterr().out
+    os.chdir("..")
+
+    stream = data.unsupervised
+
+    def interrupted(mnist, seed, start=0):
+        for i, batch in enumerate(stream(mnist, seed, start), start=start + 1):
+            if i == 17:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield batch
+
+    monkeypatch.setattr(data, "unsupervised", interrupted)
+    assert run_vae.main(["--iter_max", "40", "--iter_save", "100"]) == 130
+    assert "interrupted at iteration 17" in error_line(capsys)
+    assert os.listdir(f"checkpoints/{VAE}") == ["model-00017.pt"]
+    monkeypatch.setattr(data, "unsupervised", stream)
+    assert run_vae.main(["--iter_max", "40", "--iter_save", "100", "--resume"]) == 0
+    resumed = capsys.readouterr().out
+    assert "Resuming" in resumed
+    assert resumed.splitlines()[-5:] == straight.splitlines()[-5:]
+
+
+def test_resume_without_a_checkpoint(workdir, capsys):
+    assert run_vae.main(["--iter_max", "5", "--resume"]) != 0
+    assert "no checkpoint in" in error_line(capsys)
