@@ -122,6 +122,7 @@ def summary(results):
 
 def _prepare(args, name, ckpt_dir, log_dir):
     """Check the run's folders; returns the checkpoint to resume from, or None."""
+    resume_from = None
     if args.resume:
         found = train.list_checkpoints(ckpt_dir)
         if not found:
@@ -129,16 +130,17 @@ def _prepare(args, name, ckpt_dir, log_dir):
         if found[-1][0] > args.iter_max:
             raise UserError(f"--resume: the newest checkpoint, {found[-1][1]}, is past --iter_max "
                             f"{args.iter_max}; pass --iter_max {found[-1][0]} or more")
-        return found[-1][1]
-    existing = [d for d in (ckpt_dir, log_dir) if os.path.isdir(d) and os.listdir(d)]
-    if existing and not args.overwrite:
-        raise UserError(f"run {name} already exists ({', '.join(existing)}); pass --resume to "
-                        "continue it, --overwrite to replace it, or another --run")
-    for d in existing:
-        shutil.rmtree(d)
+        resume_from = found[-1][1]
+    else:
+        existing = [d for d in (ckpt_dir, log_dir) if os.path.isdir(d) and os.listdir(d)]
+        if existing and not args.overwrite:
+            raise UserError(f"run {name} already exists ({', '.join(existing)}); pass --resume to "
+                            "continue it, --overwrite to replace it, or another --run")
+        for d in existing:
+            shutil.rmtree(d)
     for d in (ckpt_dir, log_dir):
         os.makedirs(d, exist_ok=True)
-    return None
+    return resume_from
 
 
 def run_one(args, name, seed, make_model, batches, evaluate_fn, save_samples, mnist):
