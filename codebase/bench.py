@@ -1,0 +1,89 @@
+"""Speed and memory of training and evaluation on this machine: python -m codebase.bench"""
+import argparse
+import os
+import platform
+import resource
+import sys
+import time
+
+import torch
+import torchvision  # noqa: F401  (imported before the baseline: the run scripts import it too)
+
+from codebase import cli, data, evaluate
+from codebase.gmvae import GMVAE
+from codebase.ssvae import SSVAE
+from codebase.vae import VAE
+
+# model -> (constructor, minibatch stream, evaluation, assignment's iterations, target minutes)
+MODELS = {
+    "vae": (VAE, data.unsupervised, evaluate.bounds, 20000, 3),
+    "gmvae": (GMVAE, data.unsupervised, evaluate.bounds, 20000, 3),
+    "ssvae": (SSVAE, data.semisupervised, evaluate.accuracy, 30000, 25),
+}
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench(name, mnist, device, iters, warmup):
+    """Times `iters` real training steps after `warmup`, then one evaluation. Returns a row."""
+    make, batches, evaluate_fn, total, target = MODELS[name]
+    torch.manual_seed(0)
+    model = make().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    stream = batches(mnist, seed=0)
+    for i in range(warmup + iters):
+        if i == warmup:
+            sync(device)
+            begun = time.perf_counter()
+        loss, _ = model.loss(*next(stream))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    sync(device)
+    rate = iters / (time.perf_counter() - begun)
+    begun = time.perf_counter()
+    evaluate_fn(model, mnist, seed=0)
+    sync(device)
+    minutes = total / rate / 60
+    return [name, f"{rate:.1f}", f"{minutes:.1f} min for {total}", f"<= {target} min: {'yes' if minutes <= target else 'NO'}",
+            f"{time.perf_counter() - begun:.1f} s", f"{peak_rss_mb():.0f} MB"]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    p.add_argument("--iters", type=cli.positive_int, help="timed iterations (default 300; SSVAE 60)")
+    p.add_argument("--warmup", type=cli.natural_int, default=10)
+    p.add_argument("--device", type=cli.device, default="auto")
+    p.add_argument("--threads", type=cli.positive_int, help="torch threads (default: torch's)")
+    p.add_argument("--data-dir", default=data.default_dir())
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    baseline = peak_rss_mb()
+    print(f"command: python -m codebase.bench {' '.join(sys.argv[1:] if argv is None else argv)}")
+    print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs, {platform.platform()}")
+    print(f"peak RSS after importing torch and torchvision: {baseline:.0f} MB")
+    mnist = data.load_mnist(args.data_dir, args.device)
+    print(f"peak RSS after loading MNIST: {peak_rss_mb():.0f} MB")
+    rows = [["model", "it/s", "projected training", "target", "evaluation (< 30 s)", "peak RSS (< 1 GB)"]]
+    for name in args.models:
+        rows.append(bench(name, mnist, args.device, args.iters or (60 if name == "ssvae" else 300), args.warmup))
+        if args.device.type == "cuda":
+            rows[-1][-1] += f", GPU {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
