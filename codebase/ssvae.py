@@ -34,7 +34,7 @@ class SSVAE(nn.Module):
         log_q_y = F.log_softmax(self.cls(x), dim=-1)  # (batch, y_dim)
         q_y = log_q_y.exp()
         kl_y = utils.kl_cat(q_y, log_q_y, -math.log(self.y_dim))
-        y = torch.eye(self.y_dim, device=x.device).unsqueeze(1)  # (y_dim, 1, y_dim): every label
+        y = torch.eye(self.y_dim, dtype=x.dtype, device=x.device).unsqueeze(1)  # (y_dim, 1, y_dim): every label
         m, v = self.enc(x, y)  # (y_dim, batch, z_dim)
         z = utils.sample_gaussian(m, v)
         kl_z = utils.kl_normal(m, v, torch.zeros_like(m), torch.ones_like(v))  # (y_dim, batch)
@@ -64,11 +64,13 @@ class SSVAE(nn.Module):
 
     def sample_z(self, n):
         """Returns z: tensor: (n, z_dim) drawn from p(z)."""
-        return torch.randn(n, self.z_dim, device=self.cls.a_in.weight.device)
+        w = self.cls.a_in.weight
+        return torch.randn(n, self.z_dim, dtype=w.dtype, device=w.device)
 
     def sample_sigmoid(self, y):
         """y: tensor: (n,): labels -> tensor: (n, 784): Bernoulli means of p(x | z, y), z ~ p(z)"""
-        return torch.sigmoid(self.dec(self.sample_z(len(y)), F.one_hot(y, self.y_dim).float()))
+        z = self.sample_z(len(y))
+        return torch.sigmoid(self.dec(z, F.one_hot(y, self.y_dim).to(z.dtype)))
 
     def sample_x(self, y):
         """y: tensor: (n,): labels -> tensor: (n, 784): binary images x ~ p(x | y)"""

@@ -36,7 +36,8 @@ class VAE(nn.Module):
 
     def sample_z(self, n):
         """Returns z: tensor: (n, z_dim) drawn from p(z)."""
-        return torch.randn(n, self.z_dim, device=self.enc.a_in.weight.device)
+        w = self.enc.a_in.weight
+        return torch.randn(n, self.z_dim, dtype=w.dtype, device=w.device)
 
     # The bounds.
     def negative_elbo_bound(self, x):

@@ -1,0 +1,195 @@
+"""The models' bounds against hand-built references with the same noise; short real trainings."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.distributions import (Bernoulli, Categorical, Independent, MixtureSameFamily, Normal,
+                                 kl_divergence)
+
+from codebase import data, evaluate, utils
+from codebase.gmvae import GMVAE
+from codebase.ssvae import SSVAE
+from codebase.vae import VAE
+
+
+@pytest.fixture
+def x():
+    torch.manual_seed(0)
+    return torch.bernoulli(torch.rand(8, 784, dtype=torch.float64))
+
+
+def diag(m, v):
+    return Independent(Normal(m, v.sqrt()), 1)
+
+
+def mixture(model):
+    m, v = model.prior()
+    return MixtureSameFamily(Categorical(logits=torch.zeros(model.k, dtype=m.dtype)), diag(m[0], v[0]))
+
+
+@pytest.mark.parametrize("make", [VAE, lambda: GMVAE(k=20)])
+def test_elbo_against_a_hand_built_reference(make, x):
+    """nelbo = kl + rec, each rebuilt from torch.distributions with the same posterior sample."""
+    torch.manual_seed(1)
+    model = make().double()
+    torch.manual_seed(2)
+    nelbo, kl, rec = model.negative_elbo_bound(x)
+    torch.manual_seed(2)
+    m, v = model.enc(x)
+    z = m + v.sqrt() * torch.randn_like(m)
+    q = diag(m, v)
+    if isinstance(model, GMVAE):
+        want_kl = q.log_prob(z) - mixture(model).log_prob(z)  # one-sample Monte Carlo
+    else:
+        want_kl = kl_divergence(q, diag(torch.zeros_like(m), torch.ones_like(v)))  # closed form
+    want_rec = -Bernoulli(logits=model.dec(z)).log_prob(x).sum(-1)
+    assert kl.item() == pytest.approx(want_kl.mean().item(), rel=1e-9)
+    assert rec.item() == pytest.approx(want_rec.mean().item(), rel=1e-9)
+    assert nelbo.item() == pytest.approx(kl.item() + rec.item(), rel=1e-12)
+
+
+def test_vae_kl_is_deterministic(x):
+    model = VAE().double()
+    torch.manual_seed(3)
+    a = model.negative_elbo_bound(x)
+    torch.manual_seed(4)
+    b = model.negative_elbo_bound(x)
+    assert a[1] == b[1] and a[2] != b[2]
+
+
+@pytest.mark.parametrize("make", [VAE, lambda: GMVAE(k=20)])
+def test_iwae_against_a_hand_built_reference(make, x):
+    torch.manual_seed(1)
+    model = make().double()
+    iw = 5
+    torch.manual_seed(2)
+    niwae = model.negative_iwae_bound(x, iw)[0]
+    torch.manual_seed(2)
+    m, v = model.enc(x)
+    eps = torch.randn(iw * len(x), m.size(1), dtype=x.dtype).view(iw, len(x), -1)  # copy r of the batch
+    z = m + v.sqrt() * eps  # (iw, batch, z)
+    prior = mixture(model) if isinstance(model, GMVAE) else diag(torch.zeros_like(m), torch.ones_like(v))
+    log_w = Bernoulli(logits=model.dec(z)).log_prob(x).sum(-1) + prior.log_prob(z) - diag(m, v).log_prob(z)
+    want = -(torch.logsumexp(log_w, 0) - math.log(iw)).mean()
+    assert niwae.item() == pytest.approx(want.item(), rel=1e-9)
+
+
+@torch.no_grad()
+def test_iwae_tightens_with_more_samples_and_iwae_1_is_the_elbo(x):
+    torch.manual_seed(0)
+    model = VAE().double()
+    torch.manual_seed(1)
+    nelbo = model.negative_elbo_bound(utils.duplicate(x, 2000))[0]
+    iwae = [model.negative_iwae_bound(utils.duplicate(x, 20), k)[0] for k in (1, 10, 100)]
+    assert iwae[0].item() == pytest.approx(nelbo.item(), rel=2e-3)
+    assert iwae[0] > iwae[1] > iwae[2]
+
+
+def test_beta_weights_the_kl_in_the_loss_only(x):
+    model = VAE(beta=4.0).double()
+    torch.manual_seed(5)
+    loss, summaries = model.loss(x)
+    torch.manual_seed(5)
+    nelbo, kl, rec = model.negative_elbo_bound(x)
+    assert loss.item() == pytest.approx((rec + 4 * kl).item())
+    assert summaries["gen/elbo"].item() == pytest.approx(-nelbo.item())
+
+
+def test_samples():
+    for model in (VAE(), GMVAE(k=5)):
+        x = model.sample_x(7)
+        assert x.shape == (7, 784) and set(x.unique().tolist()) <= {0.0, 1.0}
+        assert ((model.sample_sigmoid(3) > 0) & (model.sample_sigmoid(3) < 1)).all()
+
+
+def test_gmvae_prior_is_a_uniform_mixture_of_learned_gaussians():
+    torch.manual_seed(0)
+    model = GMVAE(z_dim=2, k=2)
+    assert isinstance(model, VAE) and model.z_pre.shape == (1, 4, 2)
+    with torch.no_grad():
+        model.z_pre[0, :2] = torch.tensor([[-10.0, -10.0], [10.0, 10.0]])  # means
+        model.z_pre[0, 2:] = -5.0  # variances softplus(-5) ~ 0.007
+    z = model.sample_z(4000)
+    near = (z - 10).abs().amax(1) < 1
+    assert ((z + 10).abs().amax(1) < 1).logical_xor(near).all()
+    assert near.float().mean().item() == pytest.approx(0.5, abs=0.04)
+    assert torch.allclose(model.log_prior(z), mixture(model).log_prob(z), atol=1e-4)
+
+
+def ssvae_reference(model, x, eps):
+    """-ELBO of the SSVAE by an explicit loop over the labels, with the noise eps: (10, batch, z)."""
+    logits = model.cls(x)
+    q_y = torch.softmax(logits, -1)
+    kl_y = kl_divergence(Categorical(logits=logits), Categorical(logits=torch.zeros(10, dtype=x.dtype)))
+    kl_z, rec = torch.zeros(len(x), dtype=x.dtype), torch.zeros(len(x), dtype=x.dtype)
+    for label in range(10):
+        y = F.one_hot(torch.full((len(x),), label), 10).to(x.dtype)
+        m, v = model.enc(x, y)
+        z = m + v.sqrt() * eps[label]
+        kl_z += q_y[:, label] * kl_divergence(diag(m, v), diag(torch.zeros_like(m), torch.ones_like(v)))
+        rec -= q_y[:, label] * Bernoulli(logits=model.dec(z, y)).log_prob(x).sum(-1)
+    return (kl_y + kl_z + rec).mean(), kl_z.mean(), kl_y.mean(), rec.mean()
+
+
+def test_ssvae_exact_sum_over_labels_equals_a_loop(x, monkeypatch):
+    torch.manual_seed(0)
+    model = SSVAE().double()
+    eps = torch.randn(10, len(x), 64, dtype=x.dtype)
+    monkeypatch.setattr(utils, "sample_gaussian", lambda m, v: m + v.sqrt() * eps)
+    got, want = model.negative_elbo_bound(x), ssvae_reference(model, x, eps)
+    for a, b in zip(got, want):
+        assert a.item() == pytest.approx(b.item(), rel=1e-9)
+    nelbo, kl_z, kl_y, rec = got
+    assert nelbo.item() == pytest.approx((kl_z + kl_y + rec).item(), rel=1e-12)
+
+
+def test_ssvae_label_kl_bounds(x):
+    model = SSVAE().double()
+    assert 0 <= model.negative_elbo_bound(x)[2] <= math.log(10)
+    with torch.no_grad():  # a classifier certain of class 3
+        last = model.cls.net[-1]
+        last.weight.zero_(), last.bias.zero_()
+        last.bias[3] = 1e4
+    assert model.negative_elbo_bound(x)[2].item() == pytest.approx(math.log(10))
+
+
+def test_ssvae_loss(x, monkeypatch):
+    model = SSVAE(gen_weight=0.5, class_weight=100).double()
+    yl = torch.arange(8) % 10
+    torch.manual_seed(6)
+    loss, _ = model.loss(x, x, yl)
+    torch.manual_seed(6)
+    ce = F.cross_entropy(model.cls(x), yl)
+    assert loss.item() == pytest.approx((100 * ce + 0.5 * model.negative_elbo_bound(x)[0]).item())
+    supervised = SSVAE(gen_weight=0).double()
+    monkeypatch.setattr(supervised, "negative_elbo_bound", lambda x: pytest.fail("bound computed"))
+    assert supervised.loss(x, x, yl)[0].item() == pytest.approx(100 * F.cross_entropy(supervised.cls(x), yl).item())
+    y = torch.arange(10)
+    assert supervised.sample_x(y).shape == (10, 784) and supervised.classify(x).shape == (8,)
+
+
+def train_steps(model, stream, steps):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    for _ in range(steps):
+        loss, _ = model.loss(*next(stream))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+@pytest.mark.parametrize("make, steps", [(VAE, 300), (lambda: GMVAE(k=50), 200)])
+def test_short_training_lowers_the_test_bound(mnist, make, steps):
+    torch.manual_seed(0)
+    model = make()
+    before = evaluate.bounds(model, mnist, repeats=10, iws=())["NELBO"]
+    train_steps(model, data.unsupervised(mnist, seed=0), steps)
+    after = evaluate.bounds(model, mnist, repeats=10, iws=())["NELBO"]
+    assert before > 500 and after < 200
+
+
+def test_short_supervised_training_beats_chance(mnist):
+    torch.manual_seed(0)
+    model = SSVAE(gen_weight=0)
+    train_steps(model, data.semisupervised(mnist, seed=0), 150)
+    assert evaluate.accuracy(model, mnist)["accuracy"] > 0.5
