@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from codebase import UserError, data, evaluate, train
+from codebase import UserError, data, evaluate, report, train
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,10 +93,14 @@ def main(args, name, make_model, batches, evaluate_fn, save_samples):
     evaluate_fn: (model, mnist, seed) -> dict; save_samples: (model, path, seed) -> None
     Returns the exit status.
     """
+    seeds = range(args.run, args.run + args.runs)
+    names = [f"{name}_run={seed:04d}" for seed in seeds]
     try:
+        # Every replicate's folders are checked before anything trains.
+        resume_from = [_check(args, n) if args.train else None for n in names]
         mnist = data.load_mnist(args.data_dir, args.device)
-        results = [run_one(args, f"{name}_run={run:04d}", run, make_model, batches, evaluate_fn,
-                           save_samples, mnist) for run in range(args.run, args.run + args.runs)]
+        results = [run_one(args, n, seed, r, make_model, batches, evaluate_fn, save_samples, mnist)
+                   for n, seed, r in zip(names, seeds, resume_from)]
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -112,17 +116,17 @@ def main(args, name, make_model, batches, evaluate_fn, save_samples):
 
 def summary(results):
     """results: list of metric dicts -> lines 'name: mean ± standard error (n=N)'"""
-    n = len(results)
-    out = []
-    for key in results[0]:
-        values = torch.tensor([r[key] for r in results], dtype=torch.float64)
-        out.append(f"{key}: {values.mean():.4f} ± {values.std() / math.sqrt(n):.4f} (n={n})")
-    return out
+    return [f"{key}: {' ± '.join(f'{x:.4f}' for x in report.mean_se([r[key] for r in results]))} "
+            f"(n={len(results)})" for key in results[0]]
 
 
-def _prepare(args, name, ckpt_dir, log_dir):
-    """Check the run's folders; returns the checkpoint to resume from, or None."""
-    resume_from = None
+def _folders(name):
+    return os.path.join("checkpoints", name), os.path.join("logs", name)
+
+
+def _check(args, name):
+    """Check a run's folders before training; returns the checkpoint to resume from, or None."""
+    ckpt_dir, log_dir = _folders(name)
     if args.resume:
         found = train.list_checkpoints(ckpt_dir)
         if not found:
@@ -130,26 +134,29 @@ def _prepare(args, name, ckpt_dir, log_dir):
         if found[-1][0] > args.iter_max:
             raise UserError(f"--resume: the newest checkpoint, {found[-1][1]}, is past --iter_max "
                             f"{args.iter_max}; pass --iter_max {found[-1][0]} or more")
-        resume_from = found[-1][1]
-    else:
-        existing = [d for d in (ckpt_dir, log_dir) if os.path.isdir(d) and os.listdir(d)]
-        if existing and not args.overwrite:
-            raise UserError(f"run {name} already exists ({', '.join(existing)}); pass --resume to "
-                            "continue it, --overwrite to replace it, or another --run")
-        for d in existing:
-            shutil.rmtree(d)
-    for d in (ckpt_dir, log_dir):
-        os.makedirs(d, exist_ok=True)
-    return resume_from
+        return found[-1][1]
+    if _existing(name) and not args.overwrite:
+        raise UserError(f"run {name} already exists ({', '.join(_existing(name))}); pass --resume "
+                        "to continue it, --overwrite to replace it, or another --run")
+    return None
 
 
-def run_one(args, name, seed, make_model, batches, evaluate_fn, save_samples, mnist):
-    ckpt_dir, log_dir = os.path.join("checkpoints", name), os.path.join("logs", name)
+def _existing(name):
+    return [d for d in _folders(name) if os.path.isdir(d) and os.listdir(d)]
+
+
+def run_one(args, name, seed, resume_from, make_model, batches, evaluate_fn, save_samples, mnist):
+    """Train (from scratch or resume_from) or load one replicate, evaluate it, write its outputs."""
+    ckpt_dir, log_dir = _folders(name)
     torch.manual_seed(seed)
     model = make_model().to(args.device)
     if args.train:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-        resume_from = _prepare(args, name, ckpt_dir, log_dir)
+        if not resume_from:  # _check let an existing run through only with --overwrite
+            for d in _existing(name):
+                shutil.rmtree(d)
+        for d in (ckpt_dir, log_dir):
+            os.makedirs(d, exist_ok=True)
         start, seconds = 0, 0.0
         if resume_from:
             state = train.load_checkpoint(resume_from, model, optimizer)

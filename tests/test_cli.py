@@ -165,3 +165,11 @@ def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monk
 def test_resume_without_a_checkpoint(workdir, capsys):
     assert run_vae.main(["--iter_max", "5", "--resume"]) != 0
     assert "no checkpoint in" in error_line(capsys)
+
+
+def test_replicates_are_checked_before_anything_trains(workdir, capsys):
+    run_vae.main(["--iter_max", "5", "--run", "1"])
+    capsys.readouterr()
+    assert run_vae.main(["--iter_max", "5", "--runs", "2"]) != 0
+    assert "model=vae_z=10_beta=1_run=0001 already exists" in error_line(capsys)
+    assert not os.path.exists("logs/model=vae_z=10_beta=1_run=0000")
