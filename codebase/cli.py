@@ -71,6 +71,7 @@ def parser(script, description, iter_max):
     p.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
     p.add_argument("--data-dir", default=data.default_dir(), help="MNIST root (or set MNIST_DATA_DIR)")
     p.add_argument("--device", type=device, default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--threads", type=positive_int, help="torch's CPU threads (default: torch's choice)")
     return p
 
 
@@ -80,6 +81,8 @@ def parse(p, argv=None):
         p.error("--resume and --overwrite exclude each other")
     if (args.resume or args.overwrite) and not args.train:
         p.error("--resume and --overwrite go with --train 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     argv = sys.argv[1:] if argv is None else argv
     args.command = shlex.join(["python", os.path.basename(p.prog)] + list(argv))
     return args

@@ -5,6 +5,7 @@ import itertools
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torchvision import datasets
 
@@ -17,8 +18,27 @@ FILES = {
     "t10k-images-idx3-ubyte": (16 + 10000 * 784, 2051),
     "t10k-labels-idx1-ubyte": (8 + 10000, 2049),
 }
-TEST_SEED = 0  # the one static binarization of the test set, shared by every run and model
+TEST_SEED = 0  # the one static binarization of the full test set, shared by every run and model
 BATCH_SIZE = 100
+
+# The course's hand-picked images (CS236 HW2): for class c, positions among the images of class c
+# in file order. TEST_IDX gives the bounds' 100 test images, TRAIN_IDX the SSVAE's 100 labelled
+# training images. The repeated 128 (class 5) and 2176 (class 4) are the course's and stay.
+TEST_IDX = [[684, 559, 629, 192, 835, 763, 707, 359, 9, 723], [277, 599, 1094, 600, 314, 705, 551, 87, 174, 849],
+            [537, 845, 72, 777, 115, 976, 755, 448, 850, 99], [984, 177, 755, 797, 659, 147, 910, 423, 288, 961],
+            [265, 697, 639, 544, 543, 714, 244, 151, 675, 510], [459, 882, 183, 28, 802, 128, 128, 53, 550, 488],
+            [756, 273, 335, 388, 617, 42, 442, 543, 888, 257], [57, 291, 779, 430, 91, 398, 611, 908, 633, 84],
+            [203, 324, 774, 964, 47, 639, 131, 972, 868, 180], [1000, 846, 143, 660, 227, 954, 791, 719, 909, 373]]
+TRAIN_IDX = [[2732, 2607, 1653, 3264, 4931, 4859, 5827, 1033, 4373, 5874],
+             [5924, 3468, 6458, 705, 2599, 2135, 2222, 2897, 1701, 537],
+             [2893, 2163, 5072, 4851, 2046, 1871, 2496, 99, 2008, 755],
+             [797, 659, 3219, 423, 3337, 2745, 4735, 544, 714, 2292],
+             [151, 2723, 3531, 2930, 1207, 802, 2176, 2176, 1956, 3622],
+             [3560, 756, 4369, 4484, 1641, 3114, 4984, 4353, 4071, 4009],
+             [2105, 3942, 3191, 430, 4187, 2446, 2659, 1589, 2956, 2681],
+             [4180, 2251, 4420, 4870, 1071, 4735, 6132, 5251, 5068, 1204],
+             [3918, 1167, 1684, 3299, 2767, 2957, 4469, 560, 5425, 1605],
+             [5795, 1472, 3678, 256, 3762, 5412, 1954, 816, 2435, 1634]]
 
 
 def default_dir():
@@ -28,24 +48,24 @@ def default_dir():
 
 @dataclass
 class MNIST:
-    """MNIST on one device, images flattened to 784 floats.
+    """MNIST on one device, images flattened to 784 values.
 
     train_x: tensor: (60000, 784): uint8 grey levels 0..255 (binarized afresh for every minibatch;
         kept as bytes, a quarter of the memory of floats)
     train_y: tensor: (60000,): labels 0..9
-    test_x: tensor: (10000, 784): binary, binarized once with TEST_SEED
+    test_x: tensor: (10000, 784): uint8 grey levels (the classifier is scored on these / 255)
     test_y: tensor: (10000,): labels 0..9
+    test_binary: tensor: (10000, 784): the test images binarized once, with torch seed TEST_SEED
+    test_subset: tensor: (100, 784): the course's 100 binary test images on which the bounds are
+        reported (TEST_IDX, binarized as the course does, see course_binarize)
     """
 
     train_x: torch.Tensor
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
-
-    @property
-    def test_subset(self):
-        """tensor: (100, 784): the fixed binary test images on which the bounds are reported."""
-        return self.test_x[per_class(self.test_y, 10)]
+    test_binary: torch.Tensor = None
+    test_subset: torch.Tensor = None
 
 
 def load_mnist(root, device="cpu"):
@@ -78,8 +98,9 @@ def load_mnist(root, device="cpu"):
 
     train_x, train_y = split(True)
     test_x, test_y = split(False)
-    test_x = binarize(test_x, torch.Generator().manual_seed(TEST_SEED))
-    return MNIST(*(t.to(device) for t in (train_x, train_y, test_x, test_y)))
+    test_binary = binarize(test_x, torch.Generator().manual_seed(TEST_SEED))
+    test_subset = course_binarize(test_x[course_subset(test_y, TEST_IDX)].float() / 255)
+    return MNIST(*(t.to(device) for t in (train_x, train_y, test_x, test_y, test_binary, test_subset)))
 
 
 def binarize(x, generator=None):
@@ -88,12 +109,25 @@ def binarize(x, generator=None):
     return torch.bernoulli(x.float() / 255, generator=generator)
 
 
-def per_class(y, n, classes=10):
-    """Indices of the first n examples of each class, class by class.
+def course_binarize(x):
+    """The course's one-off binarization: numpy's global RNG seeded with 0, then restored.
 
-    y: tensor: (N,): labels -> tensor: (classes * n,)
+    x: float32 tensor: (n, 784): grey levels in [0, 1] -> float32 tensor: (n, 784): 0 or 1
     """
-    return torch.cat([torch.nonzero(y == c).flatten()[:n] for c in range(classes)])
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        return torch.from_numpy(np.random.binomial(1, x.numpy()).astype(np.float32))
+    finally:
+        np.random.set_state(state)
+
+
+def course_subset(y, idx):
+    """Indices of the course's picks: for class c, positions idx[c] among the class-c examples.
+
+    y: tensor: (N,): labels; idx: list of lists, one per class -> tensor: (sum of len(idx[c]),)
+    """
+    return torch.cat([torch.nonzero(y == c).flatten()[torch.tensor(i)] for c, i in enumerate(idx)])
 
 
 def binarized_batches(x, seed, start=0, batch_size=BATCH_SIZE):
@@ -119,16 +153,15 @@ def unsupervised(mnist, seed, start=0):
     return ((x,) for x in binarized_batches(mnist.train_x, seed, start))
 
 
-def semisupervised(mnist, seed, start=0, labels_per_class=10):
-    """Minibatches for the SSVAE: yields (xu, xl, yl).
+def semisupervised(mnist, seed, start=0, labelled=TRAIN_IDX):
+    """Minibatches for the SSVAE, as the course makes them: yields (xu, xl, yl).
 
-    xu: tensor: (100, 784): unlabelled images, drawn from all but the labelled ones
-    xl: tensor: (100, 784): the 100 labelled images (10 per class), binarized afresh each time
+    xu: tensor: (100, 784): unlabelled images, drawn from all 60000 training images (the objective
+        sums the ELBO over all of X, the labelled images included)
+    xl: tensor: (100, 784): the course's labelled images (`labelled` positions per class, see
+        course_subset), binarized afresh each time
     yl: tensor: (100,): their labels
     """
-    labelled = per_class(mnist.train_y, labels_per_class)
-    rest = torch.ones(len(mnist.train_x), dtype=torch.bool, device=mnist.train_x.device)
-    rest[labelled] = False
-    xl, yl = mnist.train_x[labelled], mnist.train_y[labelled]
-    return ((xu, binarize(xl), yl)
-            for xu in binarized_batches(mnist.train_x[rest], seed, start))
+    i = course_subset(mnist.train_y.cpu(), labelled).to(mnist.train_y.device)
+    xl, yl = mnist.train_x[i], mnist.train_y[i]
+    return ((xu, binarize(xl), yl) for xu in binarized_batches(mnist.train_x, seed, start))

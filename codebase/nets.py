@@ -1,30 +1,45 @@
 """The networks: MLPs with two hidden layers of width 300, as in the CS236 assignment."""
+import torch.nn.functional as F
 from torch import nn
 
 from codebase import utils
 
 
-class MLP(nn.Module):
-    """(a, optional one-hot y) -> hidden -> hidden -> d_out.
+class ConcatLinear(nn.Linear):
+    """nn.Linear over the concatenation (a, y), computed as W_a a + W_y y + b.
 
-    The first layer acts on the concatenation (a, y) as W_a a + W_y y + b, computed in two parts:
-    y may then broadcast against a, so with y ranging over every label a's share (the costly
-    784 x 300 product for images) is computed once per input instead of once per (input, label).
+    It is one nn.Linear(d_a + d_y, d_out), so it is initialized exactly as one (every column drawn
+    with the bound of the whole fan-in d_a + d_y, as in the course's code). Computed in two parts,
+    y may broadcast against a: with y ranging over every label, a's share (the costly 784 x 300
+    product for images) is computed once per input instead of once per (input, label).
     """
+
+    def __init__(self, d_a, d_y, d_out):
+        super().__init__(d_a + d_y, d_out)
+        self.d_a = d_a
+
+    def forward(self, a, y=None):
+        """a: tensor: (..., d_a); y: tensor: (..., d_y) or None (d_y = 0), broadcastable against a
+        Returns: tensor: (broadcast leading dims, d_out)
+        """
+        h = F.linear(a, self.weight[:, :self.d_a], self.bias)
+        return h if y is None else h + F.linear(y, self.weight[:, self.d_a:])
+
+
+class MLP(nn.Module):
+    """(a, optional one-hot y) -> hidden -> hidden -> d_out."""
 
     def __init__(self, d_in, d_out, y_dim=0, hidden=300, activation=nn.ELU):
         super().__init__()
-        self.a_in = nn.Linear(d_in, hidden)
-        self.y_in = nn.Linear(y_dim, hidden, bias=False) if y_dim else None
+        self.inp = ConcatLinear(d_in, y_dim, hidden)
         self.net = nn.Sequential(activation(), nn.Linear(hidden, hidden), activation(),
                                  nn.Linear(hidden, d_out))
 
     def forward(self, a, y=None):
-        """a: tensor: (..., d_in); y: tensor: (..., y_dim), broadcastable against a's leading dims
+        """a: tensor: (..., d_in); y: tensor: (..., y_dim) or None, broadcastable against a
         Returns: tensor: (broadcast leading dims, d_out)
         """
-        h = self.a_in(a)
-        return self.net(h if y is None else h + self.y_in(y))
+        return self.net(self.inp(a, y))
 
 
 class Encoder(MLP):

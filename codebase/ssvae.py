@@ -23,9 +23,10 @@ class SSVAE(nn.Module):
         self.config = dict(z_dim=z_dim, y_dim=y_dim, gen_weight=gen_weight, class_weight=class_weight)
         self.z_dim, self.y_dim = z_dim, y_dim
         self.gen_weight, self.class_weight = gen_weight, class_weight
-        self.cls = Classifier(y_dim)
+        # Built in the course's order, so a seeded model starts as the course's does.
         self.enc = Encoder(z_dim, y_dim=y_dim)
         self.dec = Decoder(z_dim, y_dim=y_dim)
+        self.cls = Classifier(y_dim)
 
     def negative_elbo_bound(self, x):
         """x: tensor: (batch, 784): unlabelled binary images
@@ -64,7 +65,7 @@ class SSVAE(nn.Module):
 
     def sample_z(self, n):
         """Returns z: tensor: (n, z_dim) drawn from p(z)."""
-        w = self.cls.a_in.weight
+        w = self.cls.inp.weight
         return torch.randn(n, self.z_dim, dtype=w.dtype, device=w.device)
 
     def sample_sigmoid(self, y):

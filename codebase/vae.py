@@ -36,28 +36,29 @@ class VAE(nn.Module):
 
     def sample_z(self, n):
         """Returns z: tensor: (n, z_dim) drawn from p(z)."""
-        w = self.enc.a_in.weight
+        w = self.enc.inp.weight
         return torch.randn(n, self.z_dim, dtype=w.dtype, device=w.device)
 
     # The bounds.
-    def negative_elbo_bound(self, x):
+    def negative_elbo_bound(self, x, reduce=True):
         """-ELBO = KL(q(z|x) || p(z)) + E_q[-log p(x|z)], the expectation from one sample of z.
 
         x: tensor: (batch, 784): binary images
-        Returns nelbo, kl, rec: scalar tensors, each the mean over the batch
+        Returns nelbo, kl, rec: scalar tensors, each the mean over the batch (reduce=False: tensors
+            (batch,), one per image)
         """
         m, v = self.enc(x)
         z = utils.sample_gaussian(m, v)
         kl = self.kl(m, v, z)
         rec = -utils.log_bernoulli_with_logits(x, self.dec(z))
-        return (kl + rec).mean(), kl.mean(), rec.mean()
+        return _mean(kl + rec, kl, rec) if reduce else (kl + rec, kl, rec)
 
-    def negative_iwae_bound(self, x, iw):
+    def negative_iwae_bound(self, x, iw, reduce=True):
         """-log (1/iw) sum_i p(x, z_i) / q(z_i | x), z_i ~ q(z | x): tighter as iw grows.
 
         x: tensor: (batch, 784): binary images; iw: int: number of importance samples
         Returns niwae, kl, rec: scalar tensors, means over the batch (kl and rec are the one-sample
-            estimates averaged over the iw samples)
+            estimates averaged over the iw samples); reduce=False: tensors (batch,), one per image
         """
         m, v = self.enc(x)
         m, v, x = utils.duplicate(m, iw), utils.duplicate(v, iw), utils.duplicate(x, iw)
@@ -66,7 +67,8 @@ class VAE(nn.Module):
         log_px = utils.log_bernoulli_with_logits(x, self.dec(z))
         log_w = (log_px - log_q_p).view(iw, -1)  # (iw, batch)
         niwae = -utils.log_mean_exp(log_w, dim=0)
-        return niwae.mean(), log_q_p.mean(), -log_px.mean()
+        kl, rec = log_q_p.view(iw, -1).mean(0), -log_px.view(iw, -1).mean(0)
+        return _mean(niwae, kl, rec) if reduce else (niwae, kl, rec)
 
     def loss(self, x):
         """Training loss rec + beta * kl (beta = 1: the negative ELBO) and its summaries."""
@@ -82,3 +84,7 @@ class VAE(nn.Module):
     def sample_x(self, n):
         """Returns tensor: (n, 784): binary images x ~ p(x)."""
         return torch.bernoulli(self.sample_sigmoid(n))
+
+
+def _mean(*per_example):
+    return tuple(t.mean() for t in per_example)
