@@ -1,6 +1,8 @@
 """codebase.data: loading with clear errors, the fixed subsets, the minibatch streams."""
+import hashlib
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,24 +10,49 @@ from codebase import UserError, data
 from conftest import DATA_DIR
 
 
+def sha256(t):
+    return hashlib.sha256(t.to(torch.uint8).contiguous().numpy().tobytes()).hexdigest()
+
+
 def test_mnist_in_memory(mnist):
-    """Whole train and test sets in memory; the test set binary, the train set grey levels."""
+    """Whole sets in memory as grey levels; the full test set also binarized once, statically."""
     assert mnist.train_x.shape == (60000, 784) and mnist.train_x.dtype == torch.uint8
-    assert mnist.test_x.shape == (10000, 784) and set(mnist.test_x.unique().tolist()) == {0.0, 1.0}
+    assert mnist.test_x.shape == (10000, 784) and mnist.test_x.dtype == torch.uint8
     assert mnist.train_y.shape == (60000,) and mnist.test_y.shape == (10000,)
+    assert set(mnist.test_binary.unique().tolist()) == {0.0, 1.0}
     # The static binarization follows the grey levels: dark pixels are rarely on.
-    grey = data.datasets.MNIST(DATA_DIR, train=False).data.view(-1, 784).float() / 255
-    assert (mnist.test_x - grey).mean().abs() < 1e-3
+    assert (mnist.test_binary - mnist.test_x.float() / 255).mean().abs() < 1e-3
+    assert torch.equal(data.load_mnist(DATA_DIR).test_binary, mnist.test_binary)
 
 
-def test_fixed_test_subset(mnist):
-    """The bounds' test images: the first 10 of each class, the same binary images every time."""
-    idx = data.per_class(mnist.test_y, 10)
+def test_course_test_subset(mnist):
+    """The course's 100 bound images, binarized as the course does (reference from the course)."""
+    assert mnist.test_subset.shape == (100, 784) and mnist.test_subset.sum().item() == 10257
+    assert sha256(mnist.test_subset) == "e987bfcffd12fe0269806e1d7c819de46d3e7902b0d7d98dc7bd3c780ceab5d3"
+    idx = data.course_subset(mnist.test_y, data.TEST_IDX)
     assert mnist.test_y[idx].tolist() == [c for c in range(10) for _ in range(10)]
-    for c in range(10):  # the first ten of class c, by brute force
-        assert idx[10 * c:10 * c + 10].tolist() == [i for i, y in enumerate(mnist.test_y.tolist()) if y == c][:10]
-    again = data.load_mnist(DATA_DIR)
-    assert torch.equal(again.test_subset, mnist.test_subset)
+
+
+def test_course_binarize_leaves_numpy_as_it_was():
+    np.random.seed(123)
+    want = np.random.rand()
+    np.random.seed(123)
+    data.course_binarize(torch.full((2, 784), 0.5))
+    assert np.random.rand() == want
+
+
+def test_course_labelled_set(mnist):
+    """The SSVAE's 100 labelled images are the course's (reference from the course's code)."""
+    idx = data.course_subset(mnist.train_y, data.TRAIN_IDX)
+    assert mnist.train_y[idx].tolist() == [c for c in range(10) for _ in range(10)]
+    assert mnist.train_x[idx].sum().item() == 2684050
+    assert sha256(mnist.train_x[idx]) == "661bd79754bf9ee105bae5595beb334001007475c0742d641eb8f19d3fca1679"
+
+
+def test_course_subset_by_brute_force():
+    y = torch.tensor([1, 0, 1, 1, 0, 2, 2, 1])
+    # class 0 at 1, 4; class 1 at 0, 2, 3, 7; class 2 at 5, 6
+    assert data.course_subset(y, [[1], [3, 0, 0], [0, 1]]).tolist() == [4, 7, 0, 0, 5, 6]
 
 
 def encoded(n):
@@ -64,18 +91,20 @@ def test_stream_resumes_where_it_stopped():
 
 
 def test_semisupervised_batches():
-    """100 labelled images, 10 per class, fresh binarization; unlabelled batches never hold them."""
+    """The labelled images are the picks, binarized afresh; unlabelled batches draw from all."""
     n = 1000
     y = torch.arange(n) % 10
     fake = data.MNIST(encoded(n), y, None, None)
-    labelled = set(data.per_class(y, 10).tolist())
-    stream = data.semisupervised(fake, seed=0)
-    for _ in range(12):
+    picks = [[0, 1], [2, 2], [5, 3], [0, 9], [1, 1], [4, 2], [0, 3], [7, 6], [8, 8], [9, 0]]
+    labelled = [10 * i + c for c, row in enumerate(picks) for i in row]
+    stream = data.semisupervised(fake, seed=0, labelled=picks)
+    seen = set()
+    for _ in range(10):
         xu, xl, yl = next(stream)
-        assert xu.shape == (100, 784) and xl.shape == (100, 784)
-        assert not labelled & set(decode(xu))
-        assert set(decode(xl)) == labelled and torch.equal(yl, y[decode(xl)])
-        assert torch.bincount(yl).tolist() == [10] * 10
+        assert xu.shape == (100, 784) and xl.shape == (20, 784)
+        seen |= set(decode(xu))
+        assert decode(xl) == labelled and yl.tolist() == [c for c in range(10) for _ in range(2)]
+    assert seen == set(range(n))  # one epoch of all the data, the labelled images included
 
 
 def test_labelled_images_binarized_afresh(mnist):
