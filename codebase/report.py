@@ -1,30 +1,52 @@
-"""Aggregate every logs/*/metrics.json into a Markdown report: python -m codebase.report"""
+"""The results page: every run record under one or more folders, aggregated over seeds.
+
+    python -m codebase.report --logs results        # results/RESULTS.md, the published page
+    python -m codebase.report                       # logs/RESULTS.md, over your own runs
+
+A run record is a folder <run name>/ holding the metrics.json a run script writes and its
+pictures (*.png); runs made on several machines are aggregated once their folders are copied
+together, or named side by side after --logs.
+"""
 import argparse
 import glob
 import json
 import math
 import os
 import re
+import shlex
 import statistics
 import sys
 from collections import defaultdict
 
 BOUNDS = ("NELBO", "KL", "Rec", "IWAE-1", "IWAE-10", "IWAE-100", "IWAE-1000")
+# The course's (CS236 HW2) expected values and tolerances for its default configurations.
+EXPECTED = {
+    "model=vae_z=10_beta=1": dict(zip(BOUNDS, [(100, 2), (19.5, 2), (82, 2), (99, 2.5), (97, 2.5), (96, 2.5), (95, 2.5)])),
+    "model=gmvae_z=10_k=500": dict(zip(BOUNDS, [(97, 3), (17.5, 1), (80, 2), (97, 2.5), (94, 2.5), (93, 2.5), (93, 2.5)])),
+    "model=ssvae_gw=0_cw=100": {"accuracy": (0.735, 0.025)},
+    "model=ssvae_gw=1_cw=100": {"accuracy": (0.935, 0.025)},
+}
+HEADLINE = {"VAE": "NELBO", "GMVAE": "NELBO", "SSVAE": "accuracy"}
+BETA_PLOTS = ("beta_rate_distortion.png", "beta_nelbo.png")
 
 
-def load(logs_dir):
-    """Returns the records of every <logs_dir>/*/metrics.json that parses, warning about others."""
+def load(folders):
+    """The records of every <folder>/*/metrics.json that parses, warning about the others.
+
+    Each record is the run's JSON with "dir", its folder, added.
+    """
     records = []
-    for path in sorted(glob.glob(os.path.join(logs_dir, "*", "metrics.json"))):
-        try:
-            with open(path) as f:
-                record = json.load(f)
-            record["metrics"], record["name"]
-        except (OSError, ValueError, KeyError) as e:
-            print(f"warning: skipping {path}: {type(e).__name__}", file=sys.stderr)
-            continue
-        record["dir"] = os.path.dirname(path)
-        records.append(record)
+    for folder in folders:
+        for path in sorted(glob.glob(os.path.join(folder, "*", "metrics.json"))):
+            try:
+                with open(path) as f:
+                    record = json.load(f)
+                record["metrics"], record["name"]
+            except (OSError, ValueError, KeyError) as e:
+                print(f"warning: skipping {path}: {type(e).__name__}", file=sys.stderr)
+                continue
+            record["dir"] = os.path.dirname(path)
+            records.append(record)
     return records
 
 
@@ -37,8 +59,9 @@ def mean_se(values):
 def aggregate(records):
     """Group replicates by configuration (the run name without its _run=NNNN).
 
-    Returns {configuration: {"model", "config", "n", "metrics": {name: (mean, se)},
-             "train_minutes", "commands", "seeds", "dirs", "machine"}}, in name order.
+    Returns {configuration: {"model", "config", "n", "seeds", "values": {metric: [per seed]},
+             "metrics": {metric: (mean, se)}, "train_minutes", "eval_seconds", "commands",
+             "dirs", "machine"}}, in name order.
     """
     groups = defaultdict(list)
     for r in records:
@@ -46,12 +69,13 @@ def aggregate(records):
     out = {}
     for name, rs in sorted(groups.items()):
         rs.sort(key=lambda r: r["seed"])
+        values = {k: [r["metrics"][k] for r in rs] for k in rs[0]["metrics"]}
         out[name] = {
-            "model": rs[0]["model"], "config": rs[0]["config"], "n": len(rs),
-            "metrics": {k: mean_se([r["metrics"][k] for r in rs]) for k in rs[0]["metrics"]},
-            "train_minutes": statistics.fmean(r["train_seconds"] / 60 for r in rs),
-            "commands": sorted({r["command"] for r in rs}), "seeds": [r["seed"] for r in rs],
-            "dirs": [r["dir"] for r in rs],
+            "model": rs[0]["model"], "config": rs[0]["config"], "n": len(rs), "seeds": [r["seed"] for r in rs],
+            "values": values, "metrics": {k: mean_se(v) for k, v in values.items()},
+            "train_minutes": [r["train_seconds"] / 60 for r in rs],
+            "eval_seconds": [r["eval_seconds"] for r in rs],
+            "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
             "machine": f"{rs[0]['machine']}, {rs[0]['threads']} threads, {rs[0]['device']}, torch {rs[0]['torch']}",
         }
     return out
@@ -61,17 +85,92 @@ def fmt(mean, se, digits=2):
     return f"{mean:.{digits}f}" + ("" if math.isnan(se) else f" ± {se:.{digits}f}")
 
 
-def table(groups, keys, digits=2):
-    head = ["configuration", "n", *keys, "train min"]
-    rows = [head, ["---"] * len(head)]
+def _digits(metric):
+    return 4 if metric.startswith("accuracy") else 2
+
+
+def _inside(values, mean, expected):
+    """'yes' or 'no' for the mean, and how many seeds lie inside expected = (value, tolerance)."""
+    lo, hi = expected[0] - expected[1], expected[0] + expected[1]
+    seeds = sum(lo <= v <= hi for v in values)
+    return f"{'yes' if lo <= mean <= hi else 'NO'} ({seeds}/{len(values)} seeds)"
+
+
+def headline(groups):
+    """One row per configuration: its headline metric beside the course's value."""
+    rows = ["| configuration | n | metric | measured | course | inside |", "| --- | --- | --- | --- | --- | --- |"]
     for name, g in groups.items():
-        rows.append([f"`{name}`", str(g["n"]), *(fmt(*g["metrics"][k], digits) for k in keys),
-                     f"{g['train_minutes']:.1f}"])
-    return ["| " + " | ".join(r) + " |" for r in rows]
+        key = HEADLINE.get(g["model"])
+        if key in g["metrics"]:
+            expected = EXPECTED.get(name, {}).get(key)
+            rows.append(f"| `{name}` | {g['n']} | {key} | {fmt(*g['metrics'][key], _digits(key))} | "
+                        + (f"{expected[0]} ± {expected[1]} | {_inside(g['values'][key], g['metrics'][key][0], expected)} |"
+                           if expected else "| |"))
+    return rows
+
+
+def section(name, g, out_dir):
+    """A configuration's metrics beside the course's values, its cost, command and pictures."""
+    lines = [f"### `{name}`", "", f"{g['n']} seeds ({', '.join(map(str, g['seeds']))}).", "",
+             "| metric | measured, mean ± SE | per seed | course | inside |", "| --- | --- | --- | --- | --- |"]
+    for key, (mean, se) in g["metrics"].items():
+        if key.endswith("_se"):
+            continue
+        d = _digits(key)
+        per_seed = ", ".join(f"{v:.{d}f}" for v in g["values"][key])
+        label = f"{key[5:]}, all 10000 test images" if key.startswith("full/") else key
+        expected = EXPECTED.get(name, {}).get(key)
+        course = f"{expected[0]} ± {expected[1]} | {_inside(g['values'][key], mean, expected)}" if expected else "– | –"
+        lines.append(f"| {label} | {fmt(mean, se, d)} | {per_seed} | {course} |")
+    image_se = [(k[5:-3], statistics.fmean(v)) for k, v in g["values"].items() if k.startswith("full/") and k.endswith("_se")]
+    if image_se:
+        lines += ["", "On all 10000 test images each seed's estimate has a standard error over images of about "
+                  + ", ".join(f"{se:.2f} ({k})" for k, se in image_se) + "; the ± above is over seeds."]
+    train, evaluation = g["train_minutes"], g["eval_seconds"]
+    lines += ["", f"Wall time per run: training {statistics.fmean(train):.1f} min (from {min(train):.1f} to "
+              f"{max(train):.1f}), evaluation {statistics.fmean(evaluation):.0f} s; {g['machine']}.",
+              f"Command: {'; '.join(f'`{c}`' for c in g['commands'])}.", ""]
+    first = g["dirs"][0]
+    pictures = sorted(glob.glob(os.path.join(first, "*.png")), key=lambda p: (os.path.basename(p) != "samples.png", p))
+    for p in pictures:
+        lines += [f"![{os.path.basename(p)[:-4]}, seed {g['seeds'][0]}]({os.path.relpath(p, out_dir)})", ""]
+    return lines
+
+
+def beta_table(groups):
+    """The VAE (z = 10) configurations by beta: {beta: group}."""
+    return {g["config"]["beta"]: g for g in groups.values() if g["model"] == "VAE" and g["config"].get("z_dim") == 10}
+
+
+def render(groups, out_dir, command="python -m codebase.report"):
+    """The page's Markdown; its image links are relative to out_dir, the page's folder."""
+    lines = ["# Results", "",
+             f"Generated by `{command}` from the run records beside this page (each run's",
+             "`metrics.json` and pictures, as its run script wrote them into `logs/<run name>/`): every",
+             "number below comes from those records. Mean ± standard error over seeds (sample standard",
+             "deviation / sqrt(n)). The VAE and GMVAE bounds are in nats on the course's 100 test images",
+             "(lower is better), and, beyond the course, on all 10000 test images; the SSVAE accuracy is on",
+             "all 10000 test images as grey levels, as the course scores it. \"Course\" is the",
+             "assignment's expected value ± tolerance; \"inside\" says whether the mean lies within it,",
+             "and how many seeds do.", "", "## Headline", "", *headline(groups), ""]
+    for model in ("VAE", "GMVAE", "SSVAE"):
+        sub = {k: g for k, g in groups.items() if g["model"] == model}
+        if sub:
+            lines += [f"## {model}", ""]
+            for name, g in sub.items():
+                lines += section(name, g, out_dir)
+    betas = beta_table(groups)
+    if len(betas) > 1:
+        lines += ["## beta-VAE (z = 10)", "", "The training loss is Rec + β KL; every figure is the true (β = 1) bound.", "",
+                  "| β | n | KL | Rec | NELBO | IWAE-1000 |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {b:g} | {g['n']} | " + " | ".join(fmt(*g["metrics"][k]) for k in ("KL", "Rec", "NELBO", "IWAE-1000"))
+                  + " |" for b, g in sorted(betas.items())]
+        lines += [""] + [f"![{f[:-4]}]({f})" for f in BETA_PLOTS] + [""]
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def beta_plots(betas, out_dir):
-    """Rate (KL) against distortion (Rec), and the true NELBO against beta; returns the files."""
+    """Rate (KL) against distortion (Rec), and the true bounds against beta, into out_dir."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -84,67 +183,41 @@ def beta_plots(betas, out_dir):
     for k, x in zip(b, m):
         ax.annotate(f"β={k:g}", (x["KL"][0], x["Rec"][0]), textcoords="offset points", xytext=(5, 5))
     ax.set(xlabel="KL (rate, nats)", ylabel="Rec (distortion, nats)", title="beta-VAE: rate against distortion")
-    files = ["beta_rate_distortion.png", "beta_nelbo.png"]
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, files[0]), dpi=100)
+    fig.savefig(os.path.join(out_dir, BETA_PLOTS[0]), dpi=100)
     fig, ax = plt.subplots(figsize=(5, 4))
     for key in ("NELBO", "IWAE-1000"):
         ax.errorbar(b, [x[key][0] for x in m], yerr=[_bar(x[key][1]) for x in m], fmt="o-", label=key)
     ax.set(xscale="log", xlabel="β", ylabel="nats (test)", title="True bound against β")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, files[1]), dpi=100)
+    fig.savefig(os.path.join(out_dir, BETA_PLOTS[1]), dpi=100)
     plt.close("all")
-    return files
 
 
 def _bar(se):
     return 0 if math.isnan(se) else se
 
 
-def render(groups, out_dir):
-    """The report's Markdown; writes the beta plots into out_dir when there are 2+ betas."""
-    lines = ["# Results", "", "Regenerate with `python -m codebase.report`. Mean ± standard error over",
-             "n replicates (sample std / sqrt(n)); nats on the 100 fixed test images; lower is better.", ""]
-    for model, keys, digits in (("VAE", BOUNDS, 2), ("GMVAE", BOUNDS, 2), ("SSVAE", ("accuracy",), 4)):
-        sub = {k: g for k, g in groups.items() if g["model"] == model}
-        if sub:
-            lines += [f"## {model}", "", *table(sub, keys, digits), ""]
-    betas = {g["config"]["beta"]: g for g in groups.values()
-             if g["model"] == "VAE" and g["config"].get("z_dim") == 10}
-    if len(betas) > 1:
-        lines += ["## beta-VAE (z = 10)", "", "| β | n | KL | Rec | NELBO |", "| --- | --- | --- | --- | --- |"]
-        lines += [f"| {b:g} | {g['n']} | {fmt(*g['metrics']['KL'])} | {fmt(*g['metrics']['Rec'])} | "
-                  f"{fmt(*g['metrics']['NELBO'])} |" for b, g in sorted(betas.items())]
-        lines += [""] + [f"![{f}]({f})" for f in beta_plots(betas, out_dir)] + [""]
-    lines += ["## Commands", ""]
-    for name, g in groups.items():
-        lines.append(f"- `{name}`: {'; '.join(f'`{c}`' for c in g['commands'])} (seeds "
-                     f"{', '.join(map(str, g['seeds']))}; {g['machine']})")
-    lines += ["", "## Samples", ""]
-    for name, g in groups.items():
-        grid = os.path.join(g["dirs"][0], "samples.png")
-        if os.path.exists(grid):
-            lines += [f"`{name}` (seed {g['seeds'][0]}):", "", f"![{name}]({os.path.relpath(grid, out_dir)})", ""]
-    return "\n".join(lines)
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--logs", default="logs", help="folder holding one folder per run")
-    p.add_argument("--out", help="report path (default: <logs>/REPORT.md)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--logs", nargs="+", default=["logs"], help="folders holding one folder per run")
+    p.add_argument("--out", help="the page (default: <first --logs folder>/RESULTS.md)")
     args = p.parse_args(argv)
-    out = args.out or os.path.join(args.logs, "REPORT.md")
+    out = args.out or os.path.join(args.logs[0], "RESULTS.md")
     records = load(args.logs)
     if not records:
-        print(f"error: no metrics.json under {args.logs}/*/; train first, e.g. python run_vae.py",
-              file=sys.stderr)
+        print(f"error: no metrics.json under {', '.join(f + '/*/' for f in args.logs)}; train first, "
+              "e.g. python run_vae.py", file=sys.stderr)
         return 1
     out_dir = os.path.dirname(os.path.abspath(out))
     os.makedirs(out_dir, exist_ok=True)
-    text = render(aggregate(records), out_dir)
+    groups = aggregate(records)
+    if len(beta_table(groups)) > 1:
+        beta_plots(beta_table(groups), out_dir)
+    command = shlex.join(["python", "-m", "codebase.report", *(sys.argv[1:] if argv is None else argv)])
     with open(out, "w") as f:
-        f.write(text + "\n")
+        f.write(render(groups, out_dir, command))
     print(f"wrote {out} ({len(records)} runs)")
     return 0
 

@@ -17,21 +17,24 @@ VAE = "model=vae_z=10_beta=1_run=0000"
 
 
 def test_vae_prints_the_graded_lines_and_writes_its_outputs(workdir, capsys):
-    assert run_vae.main(["--iter_max", "40", "--iter_save", "20"]) == 0
+    assert run_vae.main(["--iter_max", "40", "--iter_save", "20", "--iw_full", "2"]) == 0
     out = capsys.readouterr().out
     nelbo, kl, rec = map(float, re.search(rf"^NELBO: {FLOAT}\. KL: {FLOAT}\. Rec: {FLOAT}$", out, re.M).groups())
     assert nelbo == pytest.approx(kl + rec, rel=1e-5) and 100 < nelbo < 600
     iwae = [float(re.search(rf"^Negative IWAE-{k}: {FLOAT}$", out, re.M)[1]) for k in (1, 10, 100, 1000)]
     assert iwae[3] < iwae[0]
+    full = re.search(rf"^Full test set \(10000 images\): NELBO: {FLOAT} ± {FLOAT}\. IWAE-2: {FLOAT} ± {FLOAT}$", out, re.M)
+    assert 0.2 < float(full[2]) < 5 and float(full[3]) < float(full[1])
     assert sorted(os.listdir(f"checkpoints/{VAE}")) == ["model-00020.pt", "model-00040.pt"]
     record = json.load(open(f"logs/{VAE}/metrics.json"))
     assert record["metrics"]["NELBO"] == nelbo and record["seed"] == 0 and record["iterations"] == 40
-    assert record["command"] == "python run_vae.py --iter_max 40 --iter_save 20"
+    assert record["command"] == "python run_vae.py --iter_max 40 --iter_save 20 --iw_full 2"
+    assert record["metrics"]["full/IWAE-2"] == pytest.approx(float(full[3]), abs=0.01)
     assert Image.open(f"logs/{VAE}/samples.png").size == (20 * 30 + 2, 10 * 30 + 2)  # 10 x 20 digits
 
 
 def test_gmvae_cli(workdir, capsys):
-    assert run_gmvae.main(["--iter_max", "20", "--k", "20"]) == 0
+    assert run_gmvae.main(["--iw_full", "0", "--iter_max", "20", "--k", "20"]) == 0
     assert re.search(rf"^NELBO: {FLOAT}\. KL: {FLOAT}\. Rec: {FLOAT}$", capsys.readouterr().out, re.M)
     assert os.path.exists("logs/model=gmvae_z=10_k=20_run=0000/samples.png")
 
@@ -46,7 +49,7 @@ def test_ssvae_supervised_cli_with_one_dash_flags(workdir, capsys):
 
 
 def test_replicates_print_mean_and_standard_error(workdir, capsys):
-    assert run_vae.main(["--iter_max", "10", "--runs", "2", "--run", "3"]) == 0
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "10", "--runs", "2", "--run", "3"]) == 0
     out = capsys.readouterr().out
     values = [float(v) for v in re.findall(rf"^NELBO: {FLOAT}\. KL", out, re.M)]
     mean, se = map(float, re.search(rf"^NELBO: {FLOAT} ± {FLOAT} \(n=2\)$", out, re.M).groups())
@@ -56,9 +59,9 @@ def test_replicates_print_mean_and_standard_error(workdir, capsys):
 
 
 def test_same_run_reproduces_its_metrics(workdir, capsys):
-    run_vae.main(["--iter_max", "30"])
+    run_vae.main(["--iw_full", "0", "--iter_max", "30"])
     first = capsys.readouterr().out
-    run_vae.main(["--iter_max", "30", "--overwrite"])
+    run_vae.main(["--iw_full", "0", "--iter_max", "30", "--overwrite"])
     assert re.findall(r"^(?:NELBO|Negative).*$", capsys.readouterr().out, re.M) == re.findall(r"^(?:NELBO|Negative).*$", first, re.M)
 
 
@@ -99,47 +102,47 @@ def test_missing_data_is_one_line(workdir, capsys, monkeypatch):
 
 
 def test_an_existing_run_is_never_overwritten_silently(workdir, capsys):
-    run_vae.main(["--iter_max", "10"])
+    run_vae.main(["--iw_full", "0", "--iter_max", "10"])
     before = open(f"checkpoints/{VAE}/model-00010.pt", "rb").read()
     capsys.readouterr()
-    assert run_vae.main(["--iter_max", "20"]) != 0
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "20"]) != 0
     err = error_line(capsys)
     assert "already exists" in err and "--resume" in err and "--overwrite" in err
     assert open(f"checkpoints/{VAE}/model-00010.pt", "rb").read() == before
-    assert run_vae.main(["--iter_max", "20", "--overwrite"]) == 0
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "20", "--overwrite"]) == 0
     assert os.listdir(f"checkpoints/{VAE}") == ["model-00020.pt"]
 
 
 def test_train_0_evaluates_a_checkpoint_or_lists_those_there(workdir, capsys):
-    run_vae.main(["--iter_max", "15"])
+    run_vae.main(["--iw_full", "0", "--iter_max", "15"])
     trained = capsys.readouterr().out
 
-    assert run_vae.main(["--iter_max", "15", "--train", "0"]) == 0
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "15", "--train", "0"]) == 0
     assert capsys.readouterr().out.splitlines()[-5:] == trained.splitlines()[-5:]
-    assert run_vae.main(["--iter_max", "99", "--train", "0"]) != 0
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "99", "--train", "0"]) != 0
     assert "no checkpoint checkpoints/model=vae_z=10_beta=1_run=0000/model-00099.pt (found: model-00015.pt)" in error_line(capsys)
-    assert run_vae.main(["--iter_max", "15", "--train", "0", "--z", "3"]) != 0  # no run of that name
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "15", "--train", "0", "--z", "3"]) != 0  # no run of that name
     error_line(capsys)
 
 
 def test_a_checkpoint_of_another_configuration_is_refused(workdir, capsys):
-    run_gmvae.main(["--iter_max", "5", "--k", "20"])
+    run_gmvae.main(["--iw_full", "0", "--iter_max", "5", "--k", "20"])
     os.rename("checkpoints/model=gmvae_z=10_k=20_run=0000", "checkpoints/model=gmvae_z=10_k=30_run=0000")
     capsys.readouterr()
-    assert run_gmvae.main(["--iter_max", "5", "--k", "30", "--train", "0"]) != 0
+    assert run_gmvae.main(["--iw_full", "0", "--iter_max", "5", "--k", "30", "--train", "0"]) != 0
     assert "was trained with k=20 (this run: 30)" in error_line(capsys)
 
 
 def test_unwritable_output_is_one_line(workdir, capsys):
     open("checkpoints", "w").close()  # a file where the folder should be
-    assert run_vae.main(["--iter_max", "5"]) != 0
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "5"]) != 0
     assert "checkpoints" in error_line(capsys)
 
 
 def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monkeypatch):
     os.mkdir("straight")
     os.chdir("straight")
-    run_vae.main(["--iter_max", "40", "--iter_save", "100"])
+    run_vae.main(["--iw_full", "0", "--iter_max", "40", "--iter_save", "100"])
     straight = capsys.readouterr().out
     os.chdir("..")
 
@@ -152,24 +155,24 @@ def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monk
             yield batch
 
     monkeypatch.setattr(data, "unsupervised", interrupted)
-    assert run_vae.main(["--iter_max", "40", "--iter_save", "100"]) == 130
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "40", "--iter_save", "100"]) == 130
     assert "interrupted at iteration 17" in error_line(capsys)
     assert os.listdir(f"checkpoints/{VAE}") == ["model-00017.pt"]
     monkeypatch.setattr(data, "unsupervised", stream)
-    assert run_vae.main(["--iter_max", "40", "--iter_save", "100", "--resume"]) == 0
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "40", "--iter_save", "100", "--resume"]) == 0
     resumed = capsys.readouterr().out
     assert "Resuming" in resumed
     assert resumed.splitlines()[-5:] == straight.splitlines()[-5:]
 
 
 def test_resume_without_a_checkpoint(workdir, capsys):
-    assert run_vae.main(["--iter_max", "5", "--resume"]) != 0
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "5", "--resume"]) != 0
     assert "no checkpoint in" in error_line(capsys)
 
 
 def test_replicates_are_checked_before_anything_trains(workdir, capsys):
-    run_vae.main(["--iter_max", "5", "--run", "1"])
+    run_vae.main(["--iw_full", "0", "--iter_max", "5", "--run", "1"])
     capsys.readouterr()
-    assert run_vae.main(["--iter_max", "5", "--runs", "2"]) != 0
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "5", "--runs", "2"]) != 0
     assert "model=vae_z=10_beta=1_run=0001 already exists" in error_line(capsys)
     assert not os.path.exists("logs/model=vae_z=10_beta=1_run=0000")

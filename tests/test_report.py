@@ -8,6 +8,7 @@ import pytest
 
 import run_vae
 from codebase import report
+from conftest import ROOT
 
 
 def write_run(logs, name, seed, metrics, model="VAE", config=None):
@@ -25,20 +26,34 @@ def bounds(nelbo):
     return {k: nelbo for k in report.BOUNDS}
 
 
-def test_mean_and_standard_error(tmp_path):
+def test_mean_and_standard_error_beside_the_course(tmp_path):
     for seed, nelbo in enumerate([99.0, 100.0, 104.0]):
         write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(nelbo))
     write_run(tmp_path, "model=ssvae_gw=0_cw=100", 0, {"accuracy": 0.7}, "SSVAE", {"gen_weight": 0.0})
-    groups = report.aggregate(report.load(str(tmp_path)))
+    groups = report.aggregate(report.load([str(tmp_path)]))
     vae = groups["model=vae_z=10_beta=1"]
     se = statistics.stdev([99, 100, 104]) / math.sqrt(3)
     assert vae["n"] == 3 and vae["metrics"]["NELBO"] == pytest.approx((101.0, se))
     ssvae = groups["model=ssvae_gw=0_cw=100"]
     assert ssvae["n"] == 1 and math.isnan(ssvae["metrics"]["accuracy"][1])
     text = report.render(groups, str(tmp_path))
-    assert f"| `model=vae_z=10_beta=1` | 3 | 101.00 ± {se:.2f} |" in text
-    assert "| `model=ssvae_gw=0_cw=100` | 1 | 0.7000 | 2.0 |" in text
+    # course: NELBO 100 ± 2, so the mean 101 is inside, as are 2 of the 3 seeds
+    assert f"| `model=vae_z=10_beta=1` | 3 | NELBO | 101.00 ± {se:.2f} | 100 ± 2 | yes (2/3 seeds) |" in text
+    assert f"| NELBO | 101.00 ± {se:.2f} | 99.00, 100.00, 104.00 | 100 ± 2 | yes (2/3 seeds) |" in text
+    # IWAE-1000: course 95 ± 2.5, so 101 is outside
+    assert f"| IWAE-1000 | 101.00 ± {se:.2f} | 99.00, 100.00, 104.00 | 95 ± 2.5 | NO (0/3 seeds) |" in text
+    assert "| `model=ssvae_gw=0_cw=100` | 1 | accuracy | 0.7000 | 0.735 ± 0.025 | NO (0/1 seeds) |" in text
     assert "`python run_vae.py --run 0`" in text and "beta_nelbo.png" not in text
+    assert "Wall time per run: training 2.0 min" in text
+
+
+def test_full_test_set_rows(tmp_path):
+    for seed, nelbo in enumerate([100.0, 102.0]):
+        write_run(tmp_path, "model=vae_z=10_beta=1", seed,
+                  dict(bounds(nelbo), **{"full/NELBO": nelbo - 1, "full/NELBO_se": 0.3 + seed / 10}))
+    text = report.render(report.aggregate(report.load([str(tmp_path)])), str(tmp_path))
+    assert "| NELBO, all 10000 test images | 100.00 ± 1.00 | 99.00, 101.00 | – | – |" in text
+    assert "standard error over images of about 0.35 (NELBO)" in text
 
 
 def test_beta_study_plots(tmp_path):
@@ -46,10 +61,10 @@ def test_beta_study_plots(tmp_path):
         metrics = dict(bounds(kl + rec), KL=kl, Rec=rec)
         write_run(tmp_path, f"model=vae_z=10_beta={beta:g}", 0, metrics, config={"z_dim": 10, "beta": beta})
     assert report.main(["--logs", str(tmp_path)]) == 0
-    text = (tmp_path / "REPORT.md").read_text()
-    assert "| 4 | 1 | 8.00 | 100.00 | 108.00 |" in text
-    for png in ("beta_rate_distortion.png", "beta_nelbo.png"):
-        assert f"![{png}]({png})" in text
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| 4 | 1 | 8.00 | 100.00 | 108.00 | 108.00 |" in text
+    for png in report.BETA_PLOTS:
+        assert f"![{png[:-4]}]({png})" in text
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -57,7 +72,7 @@ def test_corrupt_and_missing(tmp_path, capsys):
     write_run(tmp_path, "model=vae_z=10_beta=1", 0, bounds(100.0))
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "metrics.json").write_text("{not json")
-    assert len(report.load(str(tmp_path))) == 1
+    assert len(report.load([str(tmp_path)])) == 1
     assert "warning: skipping" in capsys.readouterr().err
     assert report.main(["--logs", str(tmp_path / "empty")]) == 1
     err = capsys.readouterr().err
@@ -65,11 +80,21 @@ def test_corrupt_and_missing(tmp_path, capsys):
 
 
 def test_report_from_two_real_runs(workdir, capsys):
-    assert run_vae.main(["--iter_max", "20", "--iter_save", "20", "--runs", "2"]) == 0
-    assert report.main([]) == 0
-    values = [json.load(open(f"logs/model=vae_z=10_beta=1_run={s:04d}/metrics.json"))["metrics"]["NELBO"]
-              for s in (0, 1)]
-    text = open("logs/REPORT.md").read()
-    assert f"| `model=vae_z=10_beta=1` | 2 | {statistics.fmean(values):.2f} ± " in text
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "20", "--iter_save", "20", "--runs", "2"]) == 0
+    os.makedirs("more")  # the second run, as if made on another machine
+    os.rename("logs/model=vae_z=10_beta=1_run=0001", "more/model=vae_z=10_beta=1_run=0001")
+    assert report.main(["--logs", "logs", "more"]) == 0
+    values = [json.load(open(f"{d}/model=vae_z=10_beta=1_run={s:04d}/metrics.json"))["metrics"]["NELBO"]
+              for d, s in (("logs", 0), ("more", 1))]
+    text = open("logs/RESULTS.md").read()
+    assert f"| `model=vae_z=10_beta=1` | 2 | NELBO | {statistics.fmean(values):.2f} ± " in text
     for link in ("model=vae_z=10_beta=1_run=0000/samples.png",):
         assert f"({link})" in text and os.path.exists(os.path.join("logs", link))
+
+
+def test_published_page_matches_its_records():
+    """results/RESULTS.md is exactly what the report makes of the records committed beside it."""
+    folder = ROOT / "results"
+    groups = report.aggregate(report.load([str(folder)]))
+    want = report.render(groups, str(folder), "python -m codebase.report --logs results")
+    assert (folder / "RESULTS.md").read_text() == want, "rebuild it: python -m codebase.report --logs results"
