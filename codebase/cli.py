@@ -1,17 +1,24 @@
 """Command-line plumbing shared by the run scripts: flags, run names, the train-or-load flow."""
 import argparse
+import contextlib
+import glob
 import json
 import math
 import os
 import platform
 import shlex
 import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 
 import torch
+from torch.utils.tensorboard import SummaryWriter
+from torchvision.utils import save_image
 
-from codebase import UserError, data, evaluate, report, train
+from codebase import UserError, data, evaluate, figures, report, train
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,6 +68,7 @@ def parser(script, description, iter_max):
     """The flags every run script shares; a script adds its model's own. script: its __file__"""
     p = _Parser(prog=os.path.basename(script), description=description,
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.set_defaults(script=os.path.abspath(script))
     p.add_argument("--iter_max", type=positive_int, default=iter_max, help="training iterations")
     p.add_argument("--iter_save", type=positive_int, default=10000, help="save a checkpoint every N iterations")
     p.add_argument("--run", type=natural_int, default=0, help="replicate id, also the seed")
@@ -71,7 +79,10 @@ def parser(script, description, iter_max):
     p.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
     p.add_argument("--data-dir", default=data.default_dir(), help="MNIST root (or set MNIST_DATA_DIR)")
     p.add_argument("--device", type=device, default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--threads", type=positive_int, help="torch's CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=positive_int,
+                   help="torch's CPU threads per run (default: torch's choice; with --jobs, cores // jobs)")
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="replicates trained at once, each in its own process")
     return p
 
 
@@ -84,26 +95,34 @@ def parse(p, argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     argv = sys.argv[1:] if argv is None else argv
+    args.argv = list(argv)
     args.command = shlex.join(["python", os.path.basename(p.prog)] + list(argv))
     return args
 
 
-def main(args, name, make_model, batches, evaluate_fn, save_samples):
+def main(args, name, make_model, batches, evaluate_fn, samples):
     """Train (or load) and evaluate replicates --run .. --run + --runs - 1; print the metrics.
 
     name: str: the run name without its replicate suffix, e.g. "model=vae_z=10_beta=1"
     make_model: () -> nn.Module; batches: (mnist, seed, start) -> iterator of loss arguments
-    evaluate_fn: (model, mnist, seed) -> dict; save_samples: (model, path, seed) -> None
+    evaluate_fn: (model, mnist, seed) -> dict; samples: (model, seed) -> image tensor (3, H, W)
     Returns the exit status.
     """
     seeds = range(args.run, args.run + args.runs)
     names = [f"{name}_run={seed:04d}" for seed in seeds]
     try:
-        # Every replicate's folders are checked before anything trains.
-        resume_from = [_check(args, n) if args.train else None for n in names]
-        mnist = data.load_mnist(args.data_dir, args.device)
-        results = [run_one(args, n, seed, r, make_model, batches, evaluate_fn, save_samples, mnist)
-                   for n, seed, r in zip(names, seeds, resume_from)]
+        with contextlib.ExitStack() as held:
+            # Every replicate is locked and its folders checked before anything trains.
+            for n in names:
+                held.enter_context(lock(n, _threads(args)))
+            resume_from = [_check(args, n) if args.train else None for n in names]
+            if args.jobs > 1 and len(names) > 1:
+                held.close()  # each replicate's process locks its own run
+                results = parallel(args, names, seeds)
+            else:
+                mnist = data.load_mnist(args.data_dir, args.device)
+                results = [run_one(args, n, seed, r, make_model, batches, evaluate_fn, samples, mnist)
+                           for n, seed, r in zip(names, seeds, resume_from)]
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -115,6 +134,122 @@ def main(args, name, make_model, batches, evaluate_fn, save_samples):
         for line in summary(results):
             print(line)
     return 0
+
+
+def _threads(args):
+    """The torch threads each replicate trains with."""
+    if args.jobs > 1 and args.runs > 1:
+        return args.threads or max(1, (os.cpu_count() or 1) // min(args.jobs, args.runs))
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def lock(name, threads):
+    """One writer per run: checkpoints/<name>.lock holds the writer's PID and thread count.
+
+    A live writer's lock stops this process before it touches anything; a lock whose process is
+    gone is taken over, with a notice. Warns when the live writers' threads exceed the cores.
+    """
+    path = os.path.join("checkpoints", f"{name}.lock")
+    os.makedirs("checkpoints", exist_ok=True)
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            pid = _read_lock(path).get("pid")
+            if _alive(pid):
+                raise UserError(f"run {name} is being written by process {pid} ({path}); wait for it "
+                                "to end or stop it, or pass another --run") from None
+            print(f"notice: taking over {path}, left by process {pid}, which is no longer running",
+                  file=sys.stderr)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"pid": os.getpid(), "threads": threads}, f)
+    others = [_read_lock(p) for p in glob.glob(os.path.join("checkpoints", "*.lock")) if p != path]
+    others = [o for o in others if o.get("pid") != os.getpid() and _alive(o.get("pid"))]
+    total, cores = threads + sum(o.get("threads", 1) for o in others), os.cpu_count() or 1
+    if others and total > cores:
+        print(f"warning: {len(others) + 1} training processes here use {total} threads on {cores} cores, "
+              "which runs them slower than one after the other; see --threads and --jobs", file=sys.stderr)
+    try:
+        yield
+    finally:
+        os.remove(path)
+
+
+def _read_lock(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def _alive(pid):
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def parallel(args, names, seeds):
+    """Train replicates as separate processes of this script, at most --jobs at once.
+
+    Each runs this command for its one --run, with _threads(args) threads, so its metrics are those
+    of the same replicate run alone with that many threads. A failing replicate stops the others
+    (SIGTERM: they save a checkpoint) and its error is raised once; Ctrl-C or SIGTERM here is passed
+    on to the replicates. Returns their metrics, in seed order.
+    """
+    threads = _threads(args)
+    if args.jobs * threads > (os.cpu_count() or 1):
+        print(f"warning: {args.jobs} jobs x {threads} threads exceed the {os.cpu_count()} cores, which "
+              "runs them slower than one after the other; see --threads and --jobs", file=sys.stderr)
+    queue, running, failure, forwarded = list(zip(names, seeds)), {}, None, False
+    with train.StopOnSignal() as stop:
+        while queue or running:
+            while queue and len(running) < args.jobs and not (failure or stop.received):
+                name, seed = queue.pop(0)
+                out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+                child = subprocess.Popen([sys.executable, args.script, *args.argv, "--run", str(seed), "--runs", "1",
+                                          "--jobs", "1", "--threads", str(threads)], stdout=out, stderr=err)
+                running[child] = (name, out, err)
+                print(f"{name}: started, process {child.pid}, {threads} threads", flush=True)
+            if (failure or stop.received) and queue:
+                queue.clear()
+            for child in [c for c in running if c.poll() is not None]:
+                name, out, err = running.pop(child)
+                out.seek(0), err.seek(0)
+                print(out.read(), end="", flush=True)
+                if child.returncode and not (failure or stop.received):
+                    lines = err.read().strip().splitlines() or ["(no message)"]
+                    failure = (name, lines[-1].removeprefix("error: "), child.returncode)
+                    for other in running:
+                        other.send_signal(signal.SIGTERM)
+            if stop.received and not forwarded:
+                forwarded = True
+                for child in running:
+                    child.send_signal(stop.received)
+            time.sleep(0.1)
+    if stop.received:
+        raise train.Interrupted(f"{signal.Signals(stop.received).name}: the replicates saved checkpoints; "
+                                "run the same command with --resume to continue", stop.received)
+    if failure:
+        e = UserError(f"replicate {failure[0]} failed: {failure[1]}")
+        e.exit_code = failure[2] if failure[2] > 0 else 1
+        raise e
+    return [_read_metrics(n) for n in names]
+
+
+def _read_metrics(name):
+    with open(os.path.join("logs", name, "metrics.json")) as f:
+        return json.load(f)["metrics"]
 
 
 def summary(results):
@@ -148,7 +283,7 @@ def _existing(name):
     return [d for d in _folders(name) if os.path.isdir(d) and os.listdir(d)]
 
 
-def run_one(args, name, seed, resume_from, make_model, batches, evaluate_fn, save_samples, mnist):
+def run_one(args, name, seed, resume_from, make_model, batches, evaluate_fn, samples, mnist):
     """Train (from scratch or resume_from) or load one replicate, evaluate it, write its outputs."""
     ckpt_dir, log_dir = _folders(name)
     torch.manual_seed(seed)
@@ -166,7 +301,8 @@ def run_one(args, name, seed, resume_from, make_model, batches, evaluate_fn, sav
             start, seconds = state["iteration"], state["seconds"]
             print(f"Resuming {name} from iteration {start}")
         seconds = train.train(model, optimizer, batches(mnist, seed, start), ckpt_dir, log_dir,
-                              args.iter_max, args.iter_save, start, seconds)
+                              args.iter_max, args.iter_save, start, seconds,
+                              images=lambda m: {"samples": samples(m, seed=seed)})
     else:
         seconds = train.load_checkpoint(train.checkpoint_path(ckpt_dir, args.iter_max), model)["seconds"]
         os.makedirs(log_dir, exist_ok=True)
@@ -175,7 +311,10 @@ def run_one(args, name, seed, resume_from, make_model, batches, evaluate_fn, sav
     eval_seconds = time.perf_counter() - begun
     for line in evaluate.lines(metrics):
         print(line)
-    save_samples(model, os.path.join(log_dir, "samples.png"), seed=seed)
+    save_image(samples(model, seed=seed), os.path.join(log_dir, "samples.png"))
+    with SummaryWriter(log_dir) as writer:  # the pictures of what it learned, beside the curves
+        for tag, image in figures.write(model, mnist, log_dir).items():
+            writer.add_image(f"figures/{tag}", image, args.iter_max)
     record = {
         "name": name, "model": type(model).__name__, "config": model.config, "seed": seed,
         "iterations": args.iter_max, "command": args.command, "metrics": metrics,

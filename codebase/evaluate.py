@@ -2,7 +2,7 @@
 import math
 
 import torch
-from torchvision.utils import save_image
+from torchvision.utils import make_grid
 
 from codebase import utils
 
@@ -80,16 +80,22 @@ def lines(metrics):
 
 
 @torch.no_grad()
-def sample_grid(model, path, seed=0, rows=10, cols=20):
-    """Save rows x cols digits from p(x) as one image: each the Bernoulli mean given z ~ p(z)."""
+def sample_grid(model, seed=0, rows=10, cols=20):
+    """rows x cols digits from p(x), each the Bernoulli mean given z ~ p(z).
+
+    Returns: tensor: (3, rows * 30 + 2, cols * 30 + 2): the grid image
+    """
     torch.manual_seed(seed)
     x = model.sample_sigmoid(rows * cols)
-    save_image(x.view(-1, 1, 28, 28), path, nrow=cols, pad_value=1)
+    return make_grid(x.view(-1, 1, 28, 28), nrow=cols, pad_value=1)
 
 
 @torch.no_grad()
-def class_grid(model, path, seed=0, cols=20):
-    """Save a grid of samples from p(x | y), one row per label y, as Bernoulli means."""
+def class_grid(model, seed=0, cols=20):
+    """Samples from p(x | y) as Bernoulli means, one row per label y.
+
+    Returns: tensor: (3, y_dim * 30 + 2, cols * 30 + 2): the grid image
+    """
     torch.manual_seed(seed)
     y = torch.arange(model.y_dim, device=model.cls.inp.weight.device).repeat_interleave(cols)
-    save_image(model.sample_sigmoid(y).view(-1, 1, 28, 28), path, nrow=cols, pad_value=1)
+    return make_grid(model.sample_sigmoid(y).view(-1, 1, 28, 28), nrow=cols, pad_value=1)

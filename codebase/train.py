@@ -17,7 +17,12 @@ from codebase import UserError
 
 
 class Interrupted(UserError):
-    exit_code = 130
+    """Training stopped by a signal after saving a checkpoint; exits 128 + the signal's number
+    (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process the signal ended."""
+
+    def __init__(self, message, signum=signal.SIGINT):
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 def checkpoint_path(ckpt_dir, iteration):
@@ -81,39 +86,45 @@ def load_checkpoint(path, model, optimizer=None):
     return state
 
 
-class _StopOnSigint:
-    """Turns Ctrl-C into a flag checked between iterations, so a step is never cut in half."""
+class StopOnSignal:
+    """Turns Ctrl-C (SIGINT) and SIGTERM, what a cluster scheduler sends before preemption, into a
+    flag checked between iterations, so a step is never cut in half."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __enter__(self):
-        self.pressed = False
+        self.received = None
         self.main = threading.current_thread() is threading.main_thread()
         if self.main:
-            self.previous = signal.signal(signal.SIGINT, self.press)
+            self.previous = {s: signal.signal(s, self.receive) for s in self.SIGNALS}
         return self
 
-    def press(self, *_):
-        self.pressed = True
+    def receive(self, signum, frame):
+        self.received = signum
 
     def __exit__(self, *_):
         if self.main:
-            signal.signal(signal.SIGINT, self.previous)
+            for s, handler in self.previous.items():
+                signal.signal(s, handler)
 
 
 def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, start=0,
-          seconds=0.0, log_every=50):
+          seconds=0.0, log_every=50, images=None):
     """Run iterations start + 1 .. iter_max, checkpointing every iter_save and at the end.
 
     batches: iterator of tuples, each passed as model.loss(*batch)
     seconds: training time already spent (by the run being resumed)
+    images: (model) -> {tag: image tensor (3, H, W)}, logged to TensorBoard at every checkpoint
+        (drawn with the RNG state set aside, so training goes on exactly as without them)
     Returns: float: total training seconds. Raises UserError on a non-finite loss (keeping the
-    last good checkpoint) and Interrupted on Ctrl-C (after saving one).
+    last good checkpoint) and Interrupted on Ctrl-C or SIGTERM (after saving one).
     """
     model.train()
     writer = SummaryWriter(log_dir, purge_step=start + 1 if start else None)
     begun = time.perf_counter() - seconds
     last = None
     try:
-        with _StopOnSigint() as sigint, tqdm(total=iter_max, initial=start, dynamic_ncols=True) as bar:
+        with StopOnSignal() as stop, tqdm(total=iter_max, initial=start, dynamic_ncols=True) as bar:
             for i in range(start + 1, iter_max + 1):
                 loss, summaries = model.loss(*next(batches))
                 if not torch.isfinite(loss):
@@ -128,12 +139,23 @@ def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, sta
                     bar.set_postfix(loss=f"{loss.item():.2f}")
                     for tag, value in summaries.items():
                         writer.add_scalar(tag, value.item(), i)
-                if i % iter_save == 0 or i == iter_max or sigint.pressed:
+                if i % iter_save == 0 or i == iter_max or stop.received:
                     last = checkpoint_path(ckpt_dir, i)
                     save_checkpoint(last, model, optimizer, i, time.perf_counter() - begun)
-                if sigint.pressed:
-                    raise Interrupted(f"interrupted at iteration {i}: saved {last}; run the same "
-                                      "command with --resume to continue")
+                    if images:
+                        log_images(writer, images, model, i)
+                if stop.received:
+                    raise Interrupted(f"{signal.Signals(stop.received).name} at iteration {i}: saved "
+                                      f"{last}; run the same command with --resume to continue",
+                                      stop.received)
     finally:
         writer.close()
     return time.perf_counter() - begun
+
+
+def log_images(writer, images, model, step):
+    """Log images(model): {tag: tensor: (3, H, W) in [0, 1]} to TensorBoard, drawn with the RNG
+    state set aside and restored, so what follows draws what it would have drawn without them."""
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
+        for tag, image in images(model).items():
+            writer.add_image(tag, image, step)

@@ -6,6 +6,7 @@ import signal
 
 import pytest
 from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import run_gmvae
 import run_ssvae
@@ -31,12 +32,19 @@ def test_vae_prints_the_graded_lines_and_writes_its_outputs(workdir, capsys):
     assert record["command"] == "python run_vae.py --iter_max 40 --iter_save 20 --iw_full 2"
     assert record["metrics"]["full/IWAE-2"] == pytest.approx(float(full[3]), abs=0.01)
     assert Image.open(f"logs/{VAE}/samples.png").size == (20 * 30 + 2, 10 * 30 + 2)  # 10 x 20 digits
+    assert {"reconstructions.png", "interpolations.png", "latent.png"} <= set(os.listdir(f"logs/{VAE}"))
+    events = EventAccumulator(f"logs/{VAE}", size_guidance={"images": 0})
+    events.Reload()
+    images = events.Tags()["images"]
+    assert [e.step for e in events.Images("samples")] == [20, 40]  # the samples grid at every checkpoint
+    assert {"figures/reconstructions", "figures/interpolations", "figures/latent"} <= set(images)
 
 
 def test_gmvae_cli(workdir, capsys):
     assert run_gmvae.main(["--iw_full", "0", "--iter_max", "20", "--k", "20"]) == 0
     assert re.search(rf"^NELBO: {FLOAT}\. KL: {FLOAT}\. Rec: {FLOAT}$", capsys.readouterr().out, re.M)
-    assert os.path.exists("logs/model=gmvae_z=10_k=20_run=0000/samples.png")
+    for png in ("samples", "components", "latent"):
+        assert os.path.exists(f"logs/model=gmvae_z=10_k=20_run=0000/{png}.png")
 
 
 def test_ssvae_supervised_cli_with_one_dash_flags(workdir, capsys):
@@ -46,6 +54,7 @@ def test_ssvae_supervised_cli_with_one_dash_flags(workdir, capsys):
     name = "model=ssvae_gw=0_cw=100_run=0000"
     assert json.load(open(f"logs/{name}/metrics.json"))["metrics"]["accuracy"] == accuracy
     assert Image.open(f"logs/{name}/samples.png").size == (20 * 30 + 2, 10 * 30 + 2)  # a row per digit
+    assert Image.open(f"logs/{name}/analogies.png").size == (11 * 30 + 2, 10 * 30 + 2)  # image + 10 labels
 
 
 def test_replicates_print_mean_and_standard_error(workdir, capsys):
@@ -156,7 +165,7 @@ def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monk
 
     monkeypatch.setattr(data, "unsupervised", interrupted)
     assert run_vae.main(["--iw_full", "0", "--iter_max", "40", "--iter_save", "100"]) == 130
-    assert "interrupted at iteration 17" in error_line(capsys)
+    assert "SIGINT at iteration 17" in error_line(capsys)
     assert os.listdir(f"checkpoints/{VAE}") == ["model-00017.pt"]
     monkeypatch.setattr(data, "unsupervised", stream)
     assert run_vae.main(["--iw_full", "0", "--iter_max", "40", "--iter_save", "100", "--resume"]) == 0

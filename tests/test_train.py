@@ -107,7 +107,7 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path, mnist):
 
     torch.manual_seed(0)
     first = VAE()
-    with pytest.raises(train.Interrupted, match="interrupted at iteration 12: saved .*model-00012.pt; .*--resume"):
+    with pytest.raises(train.Interrupted, match="SIGINT at iteration 12: saved .*model-00012.pt; .*--resume"):
         fit(first, interrupted(data.unsupervised(mnist, seed=0), at=12), tmp_path / "b", iter_max=30)
     torch.manual_seed(99)  # whatever happens in between, resuming restores the state
     resumed = VAE()
@@ -117,3 +117,16 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path, mnist):
         iter_max=30, start=state["iteration"], optimizer=opt)
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_images_at_checkpoints_leave_training_as_it_was(tmp_path):
+    """The sample grid drawn at every checkpoint uses the RNG with its state set aside."""
+    params = []
+    for images in (None, lambda m: {"samples": torch.rand(3, 8, 8) * m.sample_sigmoid(1).mean()}):
+        torch.manual_seed(0)
+        model = VAE()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+        d = tmp_path / str(images is None)
+        train.train(model, optimizer, random_batches(), str(d), str(d), 30, 10, images=images)
+        params.append(torch.cat([p.flatten() for p in model.parameters()]))
+    assert torch.equal(*params)

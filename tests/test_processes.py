@@ -1,0 +1,107 @@
+"""The run scripts as real processes: SIGTERM and resume, one writer per run, parallel replicates."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from conftest import DATA_DIR, ROOT
+
+VAE = "model=vae_z=10_beta=1_run=0000"
+
+
+def start(cwd, *argv, script="run_vae.py"):
+    env = dict(os.environ, MNIST_DATA_DIR=DATA_DIR, OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, str(ROOT / script), "--iw_full", "0", *argv], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process, timeout=300):
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def wait_for(path, timeout=120):
+    """Wait until a file exists, e.g. the TensorBoard file a run creates as its training starts."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.parent.is_dir() and any(f.name.startswith(path.name) for f in path.parent.iterdir()):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(path)
+
+
+def weights(folder, iteration):
+    state = torch.load(folder / "checkpoints" / VAE / f"model-{iteration:05d}.pt", weights_only=True)
+    return state["state_dict"]
+
+
+def test_sigterm_saves_and_resume_matches_an_uninterrupted_run_while_a_second_writer_is_refused(tmp_path):
+    run = ["--iter_max", "600", "--iter_save", "1000", "--threads", "1"]
+    straight, cut = tmp_path / "straight", tmp_path / "cut"
+    straight.mkdir(), cut.mkdir()
+    assert finish(start(straight, *run))[0] == 0
+
+    first = start(cut, *run)
+    wait_for(cut / "logs" / VAE / "events.out.tfevents")
+    time.sleep(0.5)
+    # A second process on the same run is refused, naming the first, and touches nothing.
+    code, _, err = finish(start(cut, *run))
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: run {VAE} is being written by process {first.pid} ")
+    first.send_signal(signal.SIGTERM)
+    code, _, err = finish(first)
+    last = err.strip().splitlines()[-1]
+    assert code == 143 and last.startswith("error: SIGTERM at iteration ") and "--resume" in last
+    saved = os.listdir(cut / "checkpoints" / VAE)
+    assert len(saved) == 1 and saved != ["model-00600.pt"]
+    assert not (cut / "checkpoints" / f"{VAE}.lock").exists()
+
+    code, out, _ = finish(start(cut, *run, "--resume"))
+    assert code == 0 and "Resuming" in out
+    for a, b in zip(weights(straight, 600).values(), weights(cut, 600).values()):
+        assert torch.equal(a, b)
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / f"{VAE}.lock").write_text(json.dumps({"pid": dead.pid, "threads": 1}))
+    code, _, err = finish(start(tmp_path, "--iter_max", "5"))
+    assert code == 0 and f"notice: taking over checkpoints/{VAE}.lock, left by process {dead.pid}" in err
+    assert not (tmp_path / "checkpoints" / f"{VAE}.lock").exists()
+
+
+def metrics(folder, seed):
+    with open(folder / "logs" / f"model=vae_z=10_beta=1_run={seed:04d}" / "metrics.json") as f:
+        return json.load(f)["metrics"]
+
+
+def test_parallel_replicates_equal_the_same_replicates_one_after_the_other(tmp_path):
+    a, b = tmp_path / "parallel", tmp_path / "serial"
+    a.mkdir(), b.mkdir()
+    code, out, _ = finish(start(a, "--iter_max", "30", "--runs", "2", "--jobs", "2"))
+    assert code == 0 and "NELBO: " in out and "(n=2)" in out
+    assert finish(start(b, "--iter_max", "30", "--runs", "2", "--jobs", "1", "--threads", "1"))[0] == 0
+    for seed in (0, 1):
+        assert metrics(a, seed) == metrics(b, seed)
+    assert metrics(a, 0) != metrics(a, 1)
+
+
+def test_a_failing_replicate_stops_the_others_and_is_reported_once(tmp_path):
+    assert finish(start(tmp_path, "--iter_max", "20"))[0] == 0
+    broken = tmp_path / "checkpoints" / "model=vae_z=10_beta=1_run=0001"
+    broken.mkdir()
+    (broken / "model-00010.pt").write_bytes(b"not a checkpoint")
+    code, _, err = finish(start(tmp_path, "--iter_max", "100000", "--runs", "2", "--jobs", "2", "--threads", "2", "--resume"))
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 2 and len(errors) == 1
+    assert errors[0].startswith("error: replicate model=vae_z=10_beta=1_run=0001 failed: ") and "corrupt" in errors[0]
+    # the other replicate was stopped as by SIGTERM: it saved where it was, short of 100000
+    saved = sorted(os.listdir(tmp_path / "checkpoints" / VAE))
+    assert saved[0] == "model-00020.pt" and len(saved) == 2 and saved[1] != "model-100000.pt"
+    assert ("warning: 2 jobs x 2 threads exceed" in err) == (4 > os.cpu_count())
