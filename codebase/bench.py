@@ -3,7 +3,9 @@ import argparse
 import os
 import platform
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -64,6 +66,8 @@ def main(argv=None):
     p.add_argument("--device", type=cli.device, default="auto")
     p.add_argument("--threads", type=cli.positive_int, help="torch threads (default: torch's)")
     p.add_argument("--data-dir", default=data.default_dir())
+    p.add_argument("--jobs-iters", type=cli.natural_int, default=1000,
+                   help="VAE iterations per replicate for the --jobs 2 against --jobs 1 timing (0: skip it)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -82,7 +86,27 @@ def main(argv=None):
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    if args.jobs_iters:
+        jobs_ratio(args.jobs_iters, args.data_dir)
     return 0
+
+
+def jobs_ratio(iters, data_dir, run=subprocess.run):
+    """Wall time of two VAE replicates as two processes at once (--jobs 2) against one after the
+    other in one process (--jobs 1), each run of run_vae.py timed whole, start-up included.
+    run: how a command is run (subprocess.run)"""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run_vae.py")
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    seconds = {}
+    for jobs in (2, 1):
+        with tempfile.TemporaryDirectory() as d:
+            begun = time.perf_counter()
+            run([sys.executable, script, "--iter_max", str(iters), "--iw_full", "0", "--runs", "2",
+                            "--jobs", str(jobs), "--data-dir", os.path.abspath(data_dir)],
+                           cwd=d, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            seconds[jobs] = time.perf_counter() - begun
+    print(f"VAE --runs 2, {iters} iterations each: --jobs 2 ({threads} threads per process) {seconds[2]:.1f} s, "
+          f"--jobs 1 (torch's {torch.get_num_threads()} threads) {seconds[1]:.1f} s: ratio {seconds[2] / seconds[1]:.2f}")
 
 
 if __name__ == "__main__":
