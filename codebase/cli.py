@@ -116,7 +116,7 @@ def main(args, name, make_model, batches, evaluate_fn, samples):
             for n in names:
                 held.enter_context(lock(n, _threads(args)))
             resume_from = [_check(args, n) if args.train else None for n in names]
-            if args.jobs > 1 and len(names) > 1:
+            if args.jobs > 1 and args.runs > 1:
                 held.close()  # each replicate's process locks its own run
                 results = parallel(args, names, seeds)
             else:
