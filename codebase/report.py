@@ -76,9 +76,13 @@ def aggregate(records):
             "train_minutes": [r["train_seconds"] / 60 for r in rs],
             "eval_seconds": [r["eval_seconds"] for r in rs],
             "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
-            "machine": f"{rs[0]['machine']}, {rs[0]['threads']} threads, {rs[0]['device']}, torch {rs[0]['torch']}",
+            "machine": f"{rs[0]['machine']}, {_plural(rs[0]['threads'], 'thread')}, {rs[0]['device']}, torch {rs[0]['torch']}",
         }
     return out
+
+
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def fmt(mean, se, digits=2):
@@ -111,7 +115,7 @@ def headline(groups):
 
 def section(name, g, out_dir):
     """A configuration's metrics beside the course's values, its cost, command and pictures."""
-    lines = [f"### `{name}`", "", f"{g['n']} seeds ({', '.join(map(str, g['seeds']))}).", "",
+    lines = [f"### `{name}`", "", f"{_plural(g['n'], 'seed')} ({', '.join(map(str, g['seeds']))}).", "",
              "| metric | measured, mean ± SE | per seed | course | inside |", "| --- | --- | --- | --- | --- |"]
     for key, (mean, se) in g["metrics"].items():
         if key.endswith("_se"):
