@@ -105,7 +105,7 @@ def jobs_ratio(iters, data_dir, run=subprocess.run):
                             "--jobs", str(jobs), "--data-dir", os.path.abspath(data_dir)],
                            cwd=d, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             seconds[jobs] = time.perf_counter() - begun
-    print(f"VAE --runs 2, {iters} iterations each: --jobs 2 ({threads} thread{"" if threads == 1 else "s"} per process) {seconds[2]:.1f} s, "
+    print(f"VAE --runs 2, {iters} iterations each: --jobs 2 ({threads} thread{'' if threads == 1 else 's'} per process) {seconds[2]:.1f} s, "
           f"--jobs 1 (torch's {torch.get_num_threads()} threads) {seconds[1]:.1f} s: ratio {seconds[2] / seconds[1]:.2f}")
 
 
