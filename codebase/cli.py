@@ -80,7 +80,8 @@ def parser(script, description, iter_max):
     p.add_argument("--data-dir", default=data.default_dir(), help="MNIST root (or set MNIST_DATA_DIR)")
     p.add_argument("--device", type=device, default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--threads", type=positive_int,
-                   help="torch's CPU threads per run (default: torch's choice; with --jobs, the cores shared among the replicates at once)")
+                   help="torch's CPU threads per run (default: torch's choice; with --jobs, the cores "
+                        "shared among the replicates that run at once)")
     p.add_argument("--jobs", type=positive_int, default=1,
                    help="replicates trained at once, each in its own process")
     return p
