@@ -170,14 +170,20 @@ def lock(name, threads):
         json.dump({"pid": os.getpid(), "threads": threads}, f)
     others = [_read_lock(p) for p in glob.glob(os.path.join("checkpoints", "*.lock")) if p != path]
     others = [o for o in others if o.get("pid") != os.getpid() and _alive(o.get("pid"))]
-    total, cores = threads + sum(o.get("threads", 1) for o in others), os.cpu_count() or 1
-    if others and total > cores:
-        print(f"warning: {len(others) + 1} training processes here use {total} threads on {cores} cores, "
-              "which runs them slower than one after the other; see --threads and --jobs", file=sys.stderr)
+    if others:
+        _warn_if_oversubscribed(len(others) + 1, threads + sum(o.get("threads", 1) for o in others))
     try:
         yield
     finally:
         os.remove(path)
+
+
+def _warn_if_oversubscribed(processes, threads):
+    """One line when training processes together use more threads than the machine has cores."""
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        print(f"warning: {processes} training processes use {threads} threads on {cores} cores, which "
+              "runs them slower than one after the other; see --threads and --jobs", file=sys.stderr)
 
 
 def _read_lock(path):
@@ -209,9 +215,7 @@ def parallel(args, names, seeds):
     on to the replicates. Returns their metrics, in seed order.
     """
     threads = _threads(args)
-    if args.jobs * threads > (os.cpu_count() or 1):
-        print(f"warning: {args.jobs} jobs x {threads} threads exceed the {os.cpu_count()} cores, which "
-              "runs them slower than one after the other; see --threads and --jobs", file=sys.stderr)
+    _warn_if_oversubscribed(min(args.jobs, args.runs), min(args.jobs, args.runs) * threads)
     queue, running, failure, forwarded = list(zip(names, seeds)), {}, None, False
     with train.StopOnSignal() as stop:
         while queue or running:

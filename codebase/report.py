@@ -217,8 +217,9 @@ def main(argv=None):
     out_dir = os.path.dirname(os.path.abspath(out))
     os.makedirs(out_dir, exist_ok=True)
     groups = aggregate(records)
-    if len(beta_table(groups)) > 1:
-        beta_plots(beta_table(groups), out_dir)
+    betas = beta_table(groups)
+    if len(betas) > 1:
+        beta_plots(betas, out_dir)
     command = shlex.join(["python", "-m", "codebase.report", *(sys.argv[1:] if argv is None else argv)])
     with open(out, "w") as f:
         f.write(render(groups, out_dir, command))

@@ -103,4 +103,4 @@ def test_a_failing_replicate_stops_the_others_and_is_reported_once(tmp_path):
     # the other replicate was stopped as by SIGTERM: it saved where it was, short of 100000
     saved = sorted(os.listdir(tmp_path / "checkpoints" / VAE))
     assert saved[0] == "model-00020.pt" and len(saved) == 2 and saved[1] != "model-100000.pt"
-    assert ("warning: 2 jobs x 2 threads exceed" in err) == (4 > os.cpu_count())
+    assert ("warning: 2 training processes use 4 threads on" in err) == (4 > os.cpu_count())
