@@ -26,10 +26,17 @@ class ConcatLinear(nn.Linear):
         return h if y is None else h + F.linear(y, self.weight[:, self.d_a:])
 
 
+class ELU(nn.Module):
+    """nn.ELU's function, through utils.elu (vectorized on the CPU)."""
+
+    def forward(self, x):
+        return utils.elu(x)
+
+
 class MLP(nn.Module):
     """(a, optional one-hot y) -> hidden -> hidden -> d_out."""
 
-    def __init__(self, d_in, d_out, y_dim=0, hidden=300, activation=nn.ELU):
+    def __init__(self, d_in, d_out, y_dim=0, hidden=300, activation=ELU):
         super().__init__()
         self.inp = ConcatLinear(d_in, y_dim, hidden)
         self.net = nn.Sequential(activation(), nn.Linear(hidden, hidden), activation(),

@@ -55,6 +55,16 @@ def test_course_subset_by_brute_force():
     assert data.course_subset(y, [[1], [3, 0, 0], [0, 1]]).tolist() == [4, 7, 0, 0, 5, 6]
 
 
+def test_binarize_draws_what_torch_bernoulli_draws():
+    x = torch.randint(0, 256, (300, 784), dtype=torch.uint8)
+    want = torch.bernoulli(x.float() / 255, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(data.binarize(x, torch.Generator().manual_seed(5)), want)
+    torch.manual_seed(6)
+    want, after = torch.bernoulli(x.float() / 255), torch.rand(3)
+    torch.manual_seed(6)
+    assert torch.equal(data.binarize(x), want) and torch.equal(torch.rand(3), after)
+
+
 def encoded(n):
     """uint8 images (n, 784) whose pixels are 0 or 255 and spell out the row index in binary, so
     that binarization is deterministic and a minibatch row tells which example it was."""

@@ -63,6 +63,15 @@ def test_log_normal_mixture(lead):
     assert torch.allclose(got, brute)
 
 
+def test_log_normal_mixture_is_accurate_in_float32_near_narrow_far_components():
+    """Means far from 0 with small variances, where an expanded square cancels badly in float32."""
+    m, v = torch.full((1, 4, 10), 30.0) + torch.arange(4.0).view(1, 4, 1) * 1e-2, torch.full((1, 4, 10), 1e-4)
+    z = m[0, :2] + 1e-2 * torch.randn(2, 10)
+    want = MixtureSameFamily(Categorical(logits=torch.zeros(1, 4)), Independent(Normal(m, v.sqrt()), 1)).log_prob(z)
+    got = utils.log_normal_mixture(z.float(), m.float(), v.float())
+    assert got.dtype == torch.float32 and torch.allclose(got.double(), want, atol=1e-3, rtol=1e-5)
+
+
 def test_log_normal_mixture_stays_finite_far_from_every_component():
     z = torch.full((2, 10), 1e3, dtype=torch.float32)
     m, v = torch.zeros(1, 50, 10, dtype=torch.float32), torch.full((1, 50, 10), 1e-2, dtype=torch.float32)
@@ -118,6 +127,19 @@ def test_log_bernoulli_with_logits():
     assert torch.isfinite(extreme).all() and extreme.item() == pytest.approx(-200, rel=1e-4)
     wide = utils.log_bernoulli_with_logits(x, logits.expand(3, 4, 9))  # x broadcast over copies
     assert wide.shape == (3, 4) and torch.allclose(wide[2], got)
+
+
+def test_softplus_and_elu_against_torch():
+    x = torch.cat([torch.randn(200) * 5, torch.tensor([-1e4, -100.0, -20.0, 0.0, 20.0, 100.0, 1e4])])
+    assert torch.allclose(utils.softplus(x), torch.nn.functional.softplus(x))
+    assert torch.allclose(utils.elu(x), torch.nn.functional.elu(x))
+    assert utils.softplus(torch.tensor([1e4])).item() == 1e4 and utils.elu(torch.tensor([-1e4])).item() == -1
+    x = torch.randn(6, 5, requires_grad=True)
+    assert torch.autograd.gradcheck(utils.softplus, (x,)) and torch.autograd.gradcheck(utils.elu, (x,))
+    # In float32, within a unit in the last place of 1 of float64's exact values.
+    x = torch.randn(10000) * 10
+    for mine, exact in ((utils.softplus, torch.nn.functional.softplus), (utils.elu, torch.nn.functional.elu)):
+        assert (mine(x.float()).double() - exact(x)).abs().max() < 2.5e-7 * exact(x).abs().clamp(min=1).max()
 
 
 @pytest.mark.parametrize("shape", [(4,), (4, 3), (4, 2, 3)])
