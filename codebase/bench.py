@@ -79,6 +79,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    cli.limit_heap_growth()  # as the run scripts do
     baseline = peak_rss_mb()
     print(f"command: python -m codebase.bench {' '.join(sys.argv[1:] if argv is None else argv)}")
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "

@@ -1,6 +1,7 @@
 """Command-line plumbing shared by the run scripts: flags, run names, the train-or-load flow."""
 import argparse
 import contextlib
+import ctypes
 import glob
 import json
 import math
@@ -101,6 +102,19 @@ def parse(p, argv=None):
     return args
 
 
+def limit_heap_growth(threshold=1 << 20):
+    """On glibc (Linux), serve every allocation above `threshold` bytes with mmap, returned to the
+    system when freed; elsewhere, nothing.
+
+    glibc otherwise raises that threshold as large blocks are freed, and the evaluation's
+    megabyte-sized temporaries then fragment the heap: peak RSS rose from 0.85 GB to over 2 GB.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, threshold)  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def main(args, name, make_model, batches, evaluate_fn, samples):
     """Train (or load) and evaluate replicates --run .. --run + --runs - 1; print the metrics.
 
@@ -109,6 +123,7 @@ def main(args, name, make_model, batches, evaluate_fn, samples):
     evaluate_fn: (model, mnist, seed) -> dict; samples: (model, seed) -> image tensor (3, H, W)
     Returns the exit status.
     """
+    limit_heap_growth()
     seeds = range(args.run, args.run + args.runs)
     names = [f"{name}_run={seed:04d}" for seed in seeds]
     try:
