@@ -150,7 +150,8 @@ def binarized_batches(x, seed, start=0, batch_size=BATCH_SIZE):
         if perm is None or j == 0:
             g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
             perm = torch.randperm(len(x), generator=g).to(x.device)
-        yield binarize(x.index_select(0, perm[j * batch_size:(j + 1) * batch_size]))  # 10x x[...]
+        rows = perm[j * batch_size:(j + 1) * batch_size]
+        yield binarize(x.index_select(0, rows))  # a tenth of the time of x[rows] on uint8
 
 
 def unsupervised(mnist, seed, start=0):

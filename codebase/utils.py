@@ -100,9 +100,9 @@ def log_bernoulli_with_logits(x, logits):
     return (x * logits - softplus(logits)).sum(-1)
 
 
-# Two activations computed with exp and log, not expm1 and log1p: torch's CPU kernels vectorize
-# the first two and evaluate the last two one element at a time, 5-10x slower (see bench.py).
-# What this costs in precision is an absolute error of at most ~1e-7 (a float32 ulp of 1).
+# softplus and ELU through exp and log, not log1p and expm1: torch's CPU kernels vectorize exp and
+# log but evaluate log1p and expm1 one element at a time, 5-10x slower (torch 2.14, AVX-512). The
+# price is an absolute error below ~1e-7, a float32 ulp of 1 (tests/test_utils.py bounds it).
 
 class _Softplus(torch.autograd.Function):
     @staticmethod
