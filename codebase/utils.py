@@ -43,8 +43,9 @@ def log_normal_mixture(z, m, v):
     """
     # sum_d (z_d - m_id)^2 / v_id expanded into z^2 . (1 / v_i) - 2 z . (m_i / v_i) + m_i^2 . (1 / v_i):
     # two (batch, dim) x (dim, mix) products, no (batch, mix, dim) tensor. The expansion cancels
-    # where |m| >> sqrt(v), so it is summed in float64.
-    zd, md, prec = z.double(), m.double(), v.double().reciprocal()
+    # where |m| >> sqrt(v), so it is summed in float64 (float32 on Apple's MPS, which has no float64).
+    wide = torch.float32 if z.device.type == "mps" else torch.float64
+    zd, md, prec = z.to(wide), m.to(wide), v.to(wide).reciprocal()
     quad = (torch.einsum("...d,...kd->...k", zd * zd, prec) - 2 * torch.einsum("...d,...kd->...k", zd, md * prec)
             + (md * md * prec + prec.log().neg()).sum(-1))  # (batch, mix)
     return log_mean_exp(-0.5 * (quad.to(z.dtype) + z.size(-1) * LOG_2PI), dim=-1)
