@@ -52,11 +52,11 @@ def bench(name, mnist, device, iters, warmup):
         sync(device)
 
     steps(warmup)
-    rates = []
+    per_window, rates = max(1, iters // WINDOWS), []
     for _ in range(WINDOWS):
         begun = time.perf_counter()
-        steps(max(1, iters // WINDOWS))
-        rates.append(max(1, iters // WINDOWS) / (time.perf_counter() - begun))
+        steps(per_window)
+        rates.append(per_window / (time.perf_counter() - begun))
     rate = sorted(rates)[len(rates) // 2]
     begun = time.perf_counter()
     evaluate_fn(model, mnist, seed=0)
