@@ -1,5 +1,6 @@
 """Speed and memory of training and evaluation on this machine: python -m codebase.bench"""
 import argparse
+import glob
 import os
 import platform
 import resource
@@ -11,17 +12,17 @@ import time
 import torch
 import torchvision  # noqa: F401  (imported before the baseline: the run scripts import it too)
 
-from codebase import cli, data, evaluate
+from codebase import cli, data, evaluate, runtime, train
 from codebase.gmvae import GMVAE
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
 
 # model -> (constructor, minibatch stream, evaluation, assignment's iterations, target minutes
-# on 2 CPU cores, default timed iterations)
+# on 2 CPU cores, default timed iterations, the run name of its default configuration)
 MODELS = {
-    "vae": (VAE, data.unsupervised, evaluate.bounds, 20000, 1.5, 700),
-    "gmvae": (GMVAE, data.unsupervised, evaluate.bounds, 20000, 1.8, 700),
-    "ssvae": (SSVAE, data.semisupervised, evaluate.accuracy, 30000, 15.5, 70),
+    "vae": (VAE, data.unsupervised, evaluate.bounds, 20000, 1.5, 700, "model=vae_z=10_beta=1"),
+    "gmvae": (GMVAE, data.unsupervised, evaluate.bounds, 20000, 1.8, 700, "model=gmvae_z=10_k=500"),
+    "ssvae": (SSVAE, data.semisupervised, evaluate.accuracy, 30000, 15.5, 70, "model=ssvae_gw=1_cw=100"),
 }
 WINDOWS = 7  # the rate is the median of this many windows: a shared machine's speed drifts
 
@@ -35,13 +36,39 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def bench(name, mnist, device, iters, warmup):
-    """Times `iters` real training steps after `warmup`, then one evaluation. Returns a row."""
-    make, batches, evaluate_fn, total, target, _ = MODELS[name]
+def newest_checkpoint(folder, run_name):
+    """(iteration, path) of the newest checkpoint of any replicate of run_name under folder, or None."""
+    found = [c for d in sorted(glob.glob(os.path.join(folder, glob.escape(run_name) + "_run=*")))
+             for c in train.list_checkpoints(d)]
+    return max(found, default=None)
+
+
+def bench(name, mnist, device, iters, warmup, checkpoint=None):
+    """Times `iters` real training steps after `warmup` from a fresh model, then one evaluation;
+    with checkpoint = (iteration, path), the same steps again from that trained model and its
+    optimizer state, where late-training slowdowns (subnormal numbers) show. Returns a row."""
+    make, batches, evaluate_fn, total, target = MODELS[name][:5]
     torch.manual_seed(0)
     model = make().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    stream = batches(mnist, seed=0)
+    rate = _rate(model, batches(mnist, seed=0), iters, warmup, device)
+    begun = time.perf_counter()
+    evaluate_fn(model, mnist, seed=0)
+    sync(device)
+    seconds = time.perf_counter() - begun
+    late = "–"
+    if checkpoint:
+        model = make().to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+        train.load_checkpoint(checkpoint[1], model, optimizer)
+        late = f"{_rate(model, batches(mnist, seed=0, start=checkpoint[0]), iters, warmup, device, optimizer):.1f} at {checkpoint[0]}"
+    minutes = total / rate / 60
+    return [name, f"{rate:.1f}", late, f"{minutes:.1f} min for {total}",
+            f"<= {target} min: {'yes' if minutes <= target else 'NO'}", f"{seconds:.1f} s", f"{peak_rss_mb():.0f} MB"]
+
+
+def _rate(model, stream, iters, warmup, device, optimizer=None):
+    """The median steps per second over WINDOWS windows of iters // WINDOWS steps, after warmup."""
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
 
     def steps(n):
         for _ in range(n):
@@ -57,13 +84,7 @@ def bench(name, mnist, device, iters, warmup):
         begun = time.perf_counter()
         steps(per_window)
         rates.append(per_window / (time.perf_counter() - begun))
-    rate = sorted(rates)[len(rates) // 2]
-    begun = time.perf_counter()
-    evaluate_fn(model, mnist, seed=0)
-    sync(device)
-    minutes = total / rate / 60
-    return [name, f"{rate:.1f}", f"{minutes:.1f} min for {total}", f"<= {target} min: {'yes' if minutes <= target else 'NO'}",
-            f"{time.perf_counter() - begun:.1f} s", f"{peak_rss_mb():.0f} MB"]
+    return sorted(rates)[len(rates) // 2]
 
 
 def main(argv=None):
@@ -74,12 +95,13 @@ def main(argv=None):
     p.add_argument("--device", type=cli.device, default="auto")
     p.add_argument("--threads", type=cli.positive_int, help="torch threads (default: torch's)")
     p.add_argument("--data-dir", default=data.default_dir())
+    p.add_argument("--checkpoints", default="checkpoints",
+                   help="where to find each model's newest checkpoint of its default configuration, "
+                        "timed as a model late in training (none found: that column says -)")
     p.add_argument("--jobs-iters", type=cli.natural_int, default=1000,
                    help="VAE iterations per replicate for the --jobs 2 against --jobs 1 timing (0: skip it)")
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    cli.limit_heap_growth()  # as the run scripts do
+    runtime.start(args.threads)  # as the run scripts do
     baseline = peak_rss_mb()
     print(f"command: python -m codebase.bench {' '.join(sys.argv[1:] if argv is None else argv)}")
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
@@ -87,9 +109,10 @@ def main(argv=None):
     print(f"peak RSS after importing torch and torchvision: {baseline:.0f} MB")
     mnist = data.load_mnist(args.data_dir, args.device)
     print(f"peak RSS after loading MNIST: {peak_rss_mb():.0f} MB")
-    rows = [["model", "it/s", "projected training", "target", "evaluation (< 30 s)", "peak RSS (< 1 GB)"]]
+    rows = [["model", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)", "peak RSS (< 1 GB)"]]
     for name in args.models:
-        rows.append(bench(name, mnist, args.device, args.iters or MODELS[name][-1], args.warmup))
+        rows.append(bench(name, mnist, args.device, args.iters or MODELS[name][5], args.warmup,
+                          newest_checkpoint(args.checkpoints, MODELS[name][6])))
         if args.device.type == "cuda":
             rows[-1][-1] += f", GPU {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

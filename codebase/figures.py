@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid, save_image
 
-from codebase import UserError, data, train, utils
+from codebase import UserError, data, runtime, train, utils
 from codebase.gmvae import GMVAE
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
@@ -190,6 +190,7 @@ def main(argv=None):
     p.add_argument("--out", help="folder for the PNGs (default: logs/<name of CKPT_DIR>)")
     p.add_argument("--data-dir", default=data.default_dir(), help="MNIST root (or set MNIST_DATA_DIR)")
     args = p.parse_args(argv)
+    runtime.start()
     out = args.out or os.path.join("logs", os.path.basename(os.path.normpath(args.ckpt_dir)))
     try:
         model, path = load(args.ckpt_dir)

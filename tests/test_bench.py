@@ -1,17 +1,37 @@
 """codebase.bench runs and prints its table (the speed targets live in the benchmark, not here)."""
 import re
 
-from codebase import bench
+import torch
+
+from codebase import bench, train
+from codebase.vae import VAE
 from conftest import DATA_DIR
 
 
-def test_bench_prints_a_row_per_model(capsys):
+def test_bench_prints_a_row_per_model(tmp_path, capsys):
+    """A model with a checkpoint of its default configuration is timed from it too ("late")."""
+    torch.manual_seed(0)
+    model = VAE()
+    folder = tmp_path / "model=vae_z=10_beta=1_run=0002"
+    folder.mkdir()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    train.save_checkpoint(train.checkpoint_path(folder, 7), model, optimizer, 7, 1.0)
     assert bench.main(["--models", "vae", "ssvae", "--iters", "3", "--warmup", "1", "--data-dir", DATA_DIR,
-                       "--jobs-iters", "0"]) == 0
+                       "--jobs-iters", "0", "--checkpoints", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "peak RSS after importing torch" in out
-    for name in ("vae", "ssvae"):
-        assert re.search(rf"^{name}\s+\d+\.\d\s+\d+\.\d min for \d+", out, re.M)
+    assert re.search(r"^vae\s+\d+\.\d\s+\d+\.\d at 7\s+\d+\.\d min for 20000", out, re.M)
+    assert re.search(r"^ssvae\s+\d+\.\d\s+–\s+\d+\.\d min for 30000", out, re.M)
+
+
+def test_newest_checkpoint_looks_across_replicates_of_one_configuration(tmp_path):
+    for run, iteration in (("model=vae_z=10_beta=1_run=0000", 300), ("model=vae_z=10_beta=1_run=0003", 900),
+                           ("model=vae_z=10_beta=2_run=0000", 5000)):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / f"model-{iteration:05d}.pt").touch()
+    assert bench.newest_checkpoint(tmp_path, "model=vae_z=10_beta=1") == (
+        900, str(tmp_path / "model=vae_z=10_beta=1_run=0003" / "model-00900.pt"))
+    assert bench.newest_checkpoint(tmp_path, "model=gmvae_z=10_k=500") is None
 
 
 def test_jobs_ratio_times_jobs_2_against_jobs_1(capsys):

@@ -187,27 +187,3 @@ def test_replicates_are_checked_before_anything_trains(workdir, capsys):
     assert run_vae.main(["--iw_full", "0", "--iter_max", "5", "--runs", "2"]) != 0
     assert "model=vae_z=10_beta=1_run=0001 already exists" in error_line(capsys)
     assert not os.path.exists("logs/model=vae_z=10_beta=1_run=0000")
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc")
-@pytest.mark.parametrize("limited", [False, True])
-def test_limit_heap_growth_keeps_megabyte_blocks_out_of_the_heap(limited):
-    """After a large block is freed, glibc serves 2 MB blocks from its heap (where they fragment)
-    unless limit_heap_growth() was called: then they are mmapped, and given back when freed."""
-    script = f"""
-import ctypes, torch
-from codebase import cli
-class Mallinfo2(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
-libc = ctypes.CDLL("libc.so.6")
-libc.mallinfo2.restype = Mallinfo2
-torch.ones(4 << 20)  # 16 MB, freed at once: glibc raises its mmap threshold to 16 MB
-if {limited}:
-    cli.limit_heap_growth()
-before = libc.mallinfo2().hblkhd
-block = torch.ones(1 << 19)  # 2 MB
-print(libc.mallinfo2().hblkhd - before)
-"""
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout
-    assert (int(out) >= 2 << 20) == limited
