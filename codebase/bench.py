@@ -12,18 +12,8 @@ import time
 import torch
 import torchvision  # noqa: F401  (imported before the baseline: the run scripts import it too)
 
-from codebase import cli, data, evaluate, runtime, train
-from codebase.gmvae import GMVAE
-from codebase.ssvae import SSVAE
-from codebase.vae import VAE
+from codebase import UserError, data, flags, models, runtime, train
 
-# model -> (constructor, minibatch stream, evaluation, assignment's iterations, target minutes
-# on 2 CPU cores, default timed iterations, the run name of its default configuration)
-MODELS = {
-    "vae": (VAE, data.unsupervised, evaluate.bounds, 20000, 1.5, 700, "model=vae_z=10_beta=1"),
-    "gmvae": (GMVAE, data.unsupervised, evaluate.bounds, 20000, 1.8, 700, "model=gmvae_z=10_k=500"),
-    "ssvae": (SSVAE, data.semisupervised, evaluate.accuracy, 30000, 15.5, 70, "model=ssvae_gw=1_cw=100"),
-}
 WINDOWS = 7  # the rate is the median of this many windows: a shared machine's speed drifts
 
 
@@ -43,39 +33,38 @@ def newest_checkpoint(folder, run_name):
     return max(found, default=None)
 
 
-def bench(name, mnist, device, iters, warmup, checkpoint=None):
-    """Times `iters` real training steps after `warmup` from a fresh model, then one evaluation;
-    with checkpoint = (iteration, path), the same steps again from that trained model and its
-    optimizer state, where late-training slowdowns (subnormal numbers) show. Returns a row."""
-    make, batches, evaluate_fn, total, target = MODELS[name][:5]
+def bench(spec, mnist, device, iters, warmup, checkpoint=None):
+    """Times `iters` training steps (train.step) after `warmup` from a fresh model of spec's
+    default configuration, then one evaluation; with checkpoint = (iteration, path), the same
+    steps again from that trained model and its optimizer state, where late-training slowdowns
+    (subnormal numbers) show. Returns a row of the table."""
+    defaults = spec.defaults()
     torch.manual_seed(0)
-    model = make().to(device)
-    rate = _rate(model, batches(mnist, seed=0), iters, warmup, device)
+    model = spec.build(defaults).to(device)
+    rate = _rate(model, train.optimizer(model), spec.batches(mnist, 0, 0), iters, warmup, device)
     begun = time.perf_counter()
-    evaluate_fn(model, mnist, seed=0)
+    spec.evaluate(model, mnist, defaults, seed=0)
     sync(device)
     seconds = time.perf_counter() - begun
     late = "–"
     if checkpoint:
-        model = make().to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+        model = spec.build(defaults).to(device)
+        optimizer = train.optimizer(model)
         train.load_checkpoint(checkpoint[1], model, optimizer)
-        late = f"{_rate(model, batches(mnist, seed=0, start=checkpoint[0]), iters, warmup, device, optimizer):.1f} at {checkpoint[0]}"
+        rate_late = _rate(model, optimizer, spec.batches(mnist, 0, checkpoint[0]), iters, warmup, device)
+        late = f"{rate_late:.1f} at {checkpoint[0]}"
+    target, total = spec.bench[0], spec.iterations
     minutes = total / rate / 60
-    return [name, f"{rate:.1f}", late, f"{minutes:.1f} min for {total}",
+    return [spec.name, f"{rate:.1f}", late, f"{minutes:.1f} min for {total}",
             f"<= {target} min: {'yes' if minutes <= target else 'NO'}", f"{seconds:.1f} s", f"{peak_rss_mb():.0f} MB"]
 
 
-def _rate(model, stream, iters, warmup, device, optimizer=None):
+def _rate(model, optimizer, stream, iters, warmup, device):
     """The median steps per second over WINDOWS windows of iters // WINDOWS steps, after warmup."""
-    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
 
     def steps(n):
         for _ in range(n):
-            loss, _ = model.loss(*next(stream))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            train.step(model, optimizer, next(stream))
         sync(device)
 
     steps(warmup)
@@ -89,16 +78,16 @@ def _rate(model, stream, iters, warmup, device, optimizer=None):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    p.add_argument("--iters", type=cli.positive_int, help="timed iterations (default 700; SSVAE 70)")
-    p.add_argument("--warmup", type=cli.natural_int, default=10)
-    p.add_argument("--device", type=cli.device, default="auto")
-    p.add_argument("--threads", type=cli.positive_int, help="torch threads (default: torch's)")
+    p.add_argument("--models", nargs="+", choices=models.REGISTRY, default=list(models.REGISTRY))
+    p.add_argument("--iters", type=flags.positive_int, help="timed iterations (default 700; SSVAE 70)")
+    p.add_argument("--warmup", type=flags.natural_int, default=10)
+    p.add_argument("--device", type=flags.device, default="auto")
+    p.add_argument("--threads", type=flags.positive_int, help="torch threads (default: torch's)")
     p.add_argument("--data-dir", default=data.default_dir())
     p.add_argument("--checkpoints", default="checkpoints",
                    help="where to find each model's newest checkpoint of its default configuration, "
                         "timed as a model late in training (none found: that column says -)")
-    p.add_argument("--jobs-iters", type=cli.natural_int, default=1000,
+    p.add_argument("--jobs-iters", type=flags.natural_int, default=1000,
                    help="VAE iterations per replicate for the --jobs 2 against --jobs 1 timing (0: skip it)")
     args = p.parse_args(argv)
     runtime.start(args.threads)  # as the run scripts do
@@ -107,12 +96,17 @@ def main(argv=None):
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs, {platform.platform()}")
     print(f"peak RSS after importing torch and torchvision: {baseline:.0f} MB")
-    mnist = data.load_mnist(args.data_dir, args.device)
+    try:
+        mnist = data.load_mnist(args.data_dir, args.device)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
     print(f"peak RSS after loading MNIST: {peak_rss_mb():.0f} MB")
     rows = [["model", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)", "peak RSS (< 1 GB)"]]
     for name in args.models:
-        rows.append(bench(name, mnist, args.device, args.iters or MODELS[name][5], args.warmup,
-                          newest_checkpoint(args.checkpoints, MODELS[name][6])))
+        spec = models.get(name)
+        rows.append(bench(spec, mnist, args.device, args.iters or spec.bench[1], args.warmup,
+                          newest_checkpoint(args.checkpoints, spec.run_name(spec.defaults()))))
         if args.device.type == "cuda":
             rows[-1][-1] += f", GPU {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -64,8 +64,8 @@ class MNIST:
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
-    test_binary: torch.Tensor = None
-    test_subset: torch.Tensor = None
+    test_binary: torch.Tensor
+    test_subset: torch.Tensor
 
 
 def load_mnist(root, device="cpu"):

@@ -1,5 +1,6 @@
 """Evaluation on the fixed test data: the bounds, the accuracy, the sample grids."""
 import math
+import statistics
 
 import torch
 from torchvision.utils import make_grid
@@ -62,6 +63,12 @@ def accuracy(model, mnist, seed=0):
         return (model.classify(x) == mnist.test_y).float().mean().item()
 
     return {"accuracy": score(mnist.test_x.float() / 255), "accuracy_binarized": score(mnist.test_binary)}
+
+
+def mean_se(values):
+    """(mean, standard error = sample std / sqrt(n)); the error is nan for one value."""
+    n = len(values)
+    return statistics.fmean(values), statistics.stdev(values) / math.sqrt(n) if n > 1 else math.nan
 
 
 def lines(metrics):

@@ -5,7 +5,9 @@ first two principal components; GMVAE also: its prior's components, most used fi
 style of a test image drawn with every label. Digits are Bernoulli means sigmoid(decoder(z)),
 always from posterior means, so every picture is deterministic.
 
-Over a run's checkpoints: python -m codebase.figures checkpoints/<run name> [--out logs/<run name>]
+From a run's newest checkpoint: python -m codebase.figures checkpoints/<run name> [--out logs/<run name>]
+
+Which pictures a model gets is declared with the model (codebase.models).
 """
 import argparse
 import os
@@ -15,12 +17,8 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid, save_image
 
-from codebase import UserError, data, runtime, train, utils
-from codebase.gmvae import GMVAE
-from codebase.ssvae import SSVAE
-from codebase.vae import VAE
+from codebase import UserError, data, runtime, utils
 
-MODELS = {"VAE": VAE, "GMVAE": GMVAE, "SSVAE": SSVAE}  # checkpoint's "model" -> class
 COLUMNS = 25  # of the components' grid
 CHUNK = 1000  # points per step of component_order: bounds its (chunk, k, z_dim) temporaries
 
@@ -135,18 +133,9 @@ def analogies(model, mnist):
     return grid(torch.cat([grey.unsqueeze(1), rows], dim=1), nrow=1 + model.y_dim)
 
 
-def figures_for(model):
-    """name -> function(model, mnist) of the pictures that apply to this model."""
-    if isinstance(model, SSVAE):
-        return {"analogies": analogies}
-    made = {"reconstructions": reconstructions, "interpolations": interpolations, "latent": latent}
-    if isinstance(model, GMVAE):
-        made["components"] = components
-    return made
-
-
-def write(model, mnist, log_dir):
-    """Write the model's pictures into log_dir as <name>.png; the global RNG is left as it was.
+def write(model, mnist, log_dir, pictures):
+    """Write pictures = {name: (model, mnist) -> image} into log_dir as <name>.png; the global RNG
+    is left as it was.
 
     Returns dict: name -> tensor: (3, H, W): the images in [0, 1] (for TensorBoard's add_image)
     """
@@ -155,32 +144,12 @@ def write(model, mnist, log_dir):
     model.eval()
     try:
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            images = {name: make(model, mnist) for name, make in figures_for(model).items()}
+            images = {name: make(model, mnist) for name, make in pictures.items()}
     finally:
         model.train(training)
     for name, image in images.items():
         save_image(image, os.path.join(log_dir, f"{name}.png"))
     return images
-
-
-def load(ckpt_dir):
-    """The model of the newest checkpoint in ckpt_dir, rebuilt on the CPU. Returns model, path"""
-    found = train.list_checkpoints(ckpt_dir)
-    if not found:
-        raise UserError(f"no checkpoint model-NNNNN.pt in {ckpt_dir}; pass the checkpoints/<run name> "
-                        "folder of a trained run")
-    path = found[-1][1]
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        name, config, weights = state["model"], state["config"], state["state_dict"]
-    except Exception as e:
-        raise UserError(f"{path} is corrupt or not a checkpoint ({type(e).__name__}); delete it to draw "
-                        "the checkpoint before it") from None
-    if name not in MODELS:
-        raise UserError(f"{path} holds a model {name!r}; this command draws {', '.join(MODELS)}")
-    model = MODELS[name](**config)
-    model.load_state_dict(weights)
-    return model, path
 
 
 def main(argv=None):
@@ -192,14 +161,15 @@ def main(argv=None):
     args = p.parse_args(argv)
     runtime.start()
     out = args.out or os.path.join("logs", os.path.basename(os.path.normpath(args.ckpt_dir)))
+    from codebase import models  # here: the declarations name this module's pictures
     try:
-        model, path = load(args.ckpt_dir)
+        spec, model, path = models.load_newest(args.ckpt_dir)
         mnist = data.load_mnist(args.data_dir)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     try:
-        images = write(model, mnist, out)
+        images = write(model, mnist, out, spec.pictures)
     except OSError as e:
         print(f"error: cannot write {e.filename}: {e.strerror}; pass --out a folder you can write to",
               file=sys.stderr)

@@ -18,15 +18,8 @@ import statistics
 import sys
 from collections import defaultdict
 
-BOUNDS = ("NELBO", "KL", "Rec", "IWAE-1", "IWAE-10", "IWAE-100", "IWAE-1000")
-# The course's (CS236 HW2) expected values and tolerances for its default configurations.
-EXPECTED = {
-    "model=vae_z=10_beta=1": dict(zip(BOUNDS, [(100, 2), (19.5, 2), (82, 2), (99, 2.5), (97, 2.5), (96, 2.5), (95, 2.5)])),
-    "model=gmvae_z=10_k=500": dict(zip(BOUNDS, [(97, 3), (17.5, 1), (80, 2), (97, 2.5), (94, 2.5), (93, 2.5), (93, 2.5)])),
-    "model=ssvae_gw=0_cw=100": {"accuracy": (0.735, 0.025)},
-    "model=ssvae_gw=1_cw=100": {"accuracy": (0.935, 0.025)},
-}
-HEADLINE = {"VAE": "NELBO", "GMVAE": "NELBO", "SSVAE": "accuracy"}
+from codebase import evaluate, models
+
 BETA_PLOTS = ("beta_rate_distortion.png", "beta_nelbo.png")
 
 
@@ -50,12 +43,6 @@ def load(folders):
     return records
 
 
-def mean_se(values):
-    """(mean, standard error = sample std / sqrt(n)); the error is nan for one value."""
-    n = len(values)
-    return statistics.fmean(values), statistics.stdev(values) / math.sqrt(n) if n > 1 else math.nan
-
-
 def aggregate(records):
     """Group replicates by configuration (the run name without its _run=NNNN).
 
@@ -72,13 +59,18 @@ def aggregate(records):
         values = {k: [r["metrics"][k] for r in rs] for k in rs[0]["metrics"]}
         out[name] = {
             "model": rs[0]["model"], "config": rs[0]["config"], "n": len(rs), "seeds": [r["seed"] for r in rs],
-            "values": values, "metrics": {k: mean_se(v) for k, v in values.items()},
+            "values": values, "metrics": {k: evaluate.mean_se(v) for k, v in values.items()},
             "train_minutes": [r["train_seconds"] / 60 for r in rs],
             "eval_seconds": [r["eval_seconds"] for r in rs],
             "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
             "machine": f"{rs[0]['machine']}, {_plural(rs[0]['threads'], 'thread')}, {rs[0]['device']}, torch {rs[0]['torch']}",
         }
     return out
+
+
+def _expected(name):
+    """The course's {metric: (value, tolerance)} for the configuration `name`, or {}."""
+    return next((s.expected[name] for s in models.REGISTRY.values() if name in s.expected), {})
 
 
 def _plural(n, word):
@@ -104,9 +96,10 @@ def headline(groups):
     """One row per configuration: its headline metric beside the course's value."""
     rows = ["| configuration | n | metric | measured | course | inside |", "| --- | --- | --- | --- | --- | --- |"]
     for name, g in groups.items():
-        key = HEADLINE.get(g["model"])
+        spec = models.of_class(g["model"])
+        key = spec and spec.headline
         if key in g["metrics"]:
-            expected = EXPECTED.get(name, {}).get(key)
+            expected = _expected(name).get(key)
             rows.append(f"| `{name}` | {g['n']} | {key} | {fmt(*g['metrics'][key], _digits(key))} | "
                         + (f"{expected[0]} ± {expected[1]} | {_inside(g['values'][key], g['metrics'][key][0], expected)} |"
                            if expected else "| |"))
@@ -123,7 +116,7 @@ def section(name, g, out_dir):
         d = _digits(key)
         per_seed = ", ".join(f"{v:.{d}f}" for v in g["values"][key])
         label = f"{key[5:]}, all 10000 test images" if key.startswith("full/") else key
-        expected = EXPECTED.get(name, {}).get(key)
+        expected = _expected(name).get(key)
         course = f"{expected[0]} ± {expected[1]} | {_inside(g['values'][key], mean, expected)}" if expected else "– | –"
         lines.append(f"| {label} | {fmt(mean, se, d)} | {per_seed} | {course} |")
     image_se = [(k[5:-3], statistics.fmean(v)) for k, v in g["values"].items() if k.startswith("full/") and k.endswith("_se")]
@@ -157,7 +150,8 @@ def render(groups, out_dir, command="python -m codebase.report"):
              "all 10000 test images as grey levels, as the course scores it. \"Course\" is the",
              "assignment's expected value ± tolerance; \"inside\" says whether the mean lies within it,",
              "and how many seeds do.", "", "## Headline", "", *headline(groups), ""]
-    for model in ("VAE", "GMVAE", "SSVAE"):
+    declared = [s.cls.__name__ for s in models.REGISTRY.values()]
+    for model in declared + sorted({g["model"] for g in groups.values()} - set(declared)):
         sub = {k: g for k, g in groups.items() if g["model"] == model}
         if sub:
             lines += [f"## {model}", ""]

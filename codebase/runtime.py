@@ -1,7 +1,12 @@
-"""The process settings every entry point makes before its first tensor operation."""
+"""The process: the settings every entry point makes before its first tensor operation, and the
+signals that stop it cleanly."""
 import ctypes
+import signal
+import threading
 
 import torch
+
+from codebase import UserError
 
 
 def start(threads=None):
@@ -39,3 +44,34 @@ def limit_heap_growth(threshold=1 << 20):
         ctypes.CDLL("libc.so.6").mallopt(-3, threshold)  # -3: M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         pass
+
+
+class Interrupted(UserError):
+    """Training stopped by a signal after saving a checkpoint; exits 128 + the signal's number
+    (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process the signal ended."""
+
+    def __init__(self, message, signum=signal.SIGINT):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class StopOnSignal:
+    """Turns Ctrl-C (SIGINT) and SIGTERM, what a cluster scheduler sends before preemption, into a
+    flag checked between iterations, so a step is never cut in half."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self):
+        self.received = None
+        self.main = threading.current_thread() is threading.main_thread()
+        if self.main:
+            self.previous = {s: signal.signal(s, self.receive) for s in self.SIGNALS}
+        return self
+
+    def receive(self, signum, frame):
+        self.received = signum
+
+    def __exit__(self, *_):
+        if self.main:
+            for s, handler in self.previous.items():
+                signal.signal(s, handler)

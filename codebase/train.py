@@ -6,23 +6,15 @@ business of the model and of the stream that feeds it.
 import os
 import re
 import signal
-import threading
 import time
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from codebase import UserError
+from codebase import UserError, runtime
 
-
-class Interrupted(UserError):
-    """Training stopped by a signal after saving a checkpoint; exits 128 + the signal's number
-    (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process the signal ended."""
-
-    def __init__(self, message, signum=signal.SIGINT):
-        super().__init__(message)
-        self.exit_code = 128 + signum
+LOG_EVERY = 50  # iterations between the TensorBoard scalars
 
 
 def checkpoint_path(ckpt_dir, iteration):
@@ -54,6 +46,18 @@ def save_checkpoint(path, model, optimizer, iteration, seconds):
     os.replace(tmp, path)
 
 
+def read_checkpoint(path, hint, device="cpu", keys=("state_dict", "config", "iteration")):
+    """The dict a checkpoint holds, its tensors on device; UserError "<path> is corrupt ...; <hint>"
+    when it is not a checkpoint or lacks one of keys."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        for key in keys:
+            state[key]
+    except Exception as e:
+        raise UserError(f"{path} is corrupt or not a checkpoint ({type(e).__name__}); {hint}") from None
+    return state
+
+
 def load_checkpoint(path, model, optimizer=None):
     """Load weights into model (and, given an optimizer, its state and the RNG state too).
 
@@ -64,12 +68,7 @@ def load_checkpoint(path, model, optimizer=None):
         found = [os.path.basename(p) for _, p in list_checkpoints(os.path.dirname(path))]
         raise UserError(f"no checkpoint {path} (found: {', '.join(found) or 'none'}); train first "
                         "with --train 1, or pass the --iter_max of an existing checkpoint")
-    try:
-        state = torch.load(path, map_location=next(model.parameters()).device, weights_only=True)
-        state["state_dict"], state["config"], state["iteration"]
-    except Exception as e:
-        raise UserError(f"{path} is corrupt or not a checkpoint ({type(e).__name__}); delete it, "
-                        "or load another with --iter_max") from None
+    state = read_checkpoint(path, "delete it, or load another with --iter_max", next(model.parameters()).device)
     name = type(model).__name__
     if state.get("model") != name:
         raise UserError(f"{path} holds a {state.get('model')}, not a {name}")
@@ -86,34 +85,31 @@ def load_checkpoint(path, model, optimizer=None):
     return state
 
 
-class StopOnSignal:
-    """Turns Ctrl-C (SIGINT) and SIGTERM, what a cluster scheduler sends before preemption, into a
-    flag checked between iterations, so a step is never cut in half."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __enter__(self):
-        self.received = None
-        self.main = threading.current_thread() is threading.main_thread()
-        if self.main:
-            self.previous = {s: signal.signal(s, self.receive) for s in self.SIGNALS}
-        return self
-
-    def receive(self, signum, frame):
-        self.received = signum
-
-    def __exit__(self, *_):
-        if self.main:
-            for s, handler in self.previous.items():
-                signal.signal(s, handler)
+def optimizer(model):
+    """Adam with the course's learning rate, as every model trains (fused: one kernel for all
+    parameters)."""
+    return torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
 
 
-def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, start=0,
-          seconds=0.0, log_every=50, images=None):
+def step(model, optimizer, batch):
+    """One training step: the loss of model.loss(*batch), its gradients, one optimizer update;
+    no update when the loss is not finite (the parameters stay as they were).
+
+    Returns loss, summaries: model.loss's (a scalar tensor and {tag: scalar tensor})
+    """
+    loss, summaries = model.loss(*batch)
+    if torch.isfinite(loss):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return loss, summaries
+
+
+def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, start=0, seconds=0.0, images=None):
     """Run iterations start + 1 .. iter_max, checkpointing every iter_save and at the end.
 
     batches: iterator of tuples, each passed as model.loss(*batch)
-    seconds: training time already spent (by the run being resumed)
+    start, seconds: the iteration and training time already done (by the run being resumed)
     images: (model) -> {tag: image tensor (3, H, W)}, logged to TensorBoard at every checkpoint
         (drawn with the RNG state set aside, so training goes on exactly as without them)
     Returns: float: total training seconds. Raises UserError on a non-finite loss (keeping the
@@ -124,18 +120,15 @@ def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, sta
     begun = time.perf_counter() - seconds
     last = None
     try:
-        with StopOnSignal() as stop, tqdm(total=iter_max, initial=start, dynamic_ncols=True) as bar:
+        with runtime.StopOnSignal() as stop, tqdm(total=iter_max, initial=start, dynamic_ncols=True) as bar:
             for i in range(start + 1, iter_max + 1):
-                loss, summaries = model.loss(*next(batches))
+                loss, summaries = step(model, optimizer, next(batches))
                 if not torch.isfinite(loss):
                     raise UserError(
                         f"the loss became {loss.item()} at iteration {i}; training stopped; last good "
                         f"checkpoint: {last or 'none'}")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
                 bar.update()
-                if i % log_every == 0:
+                if i % LOG_EVERY == 0:
                     bar.set_postfix(loss=f"{loss.item():.2f}")
                     for tag, value in summaries.items():
                         writer.add_scalar(tag, value.item(), i)
@@ -145,9 +138,9 @@ def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, sta
                     if images:
                         log_images(writer, images, model, i)
                 if stop.received:
-                    raise Interrupted(f"{signal.Signals(stop.received).name} at iteration {i}: saved "
-                                      f"{last}; run the same command with --resume to continue",
-                                      stop.received)
+                    raise runtime.Interrupted(f"{signal.Signals(stop.received).name} at iteration {i}: saved "
+                                              f"{last}; run the same command with --resume to continue",
+                                              stop.received)
     finally:
         writer.close()
     return time.perf_counter() - begun

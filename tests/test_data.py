@@ -104,7 +104,7 @@ def test_semisupervised_batches():
     """The labelled images are the picks, binarized afresh; unlabelled batches draw from all."""
     n = 1000
     y = torch.arange(n) % 10
-    fake = data.MNIST(encoded(n), y, None, None)
+    fake = data.MNIST(encoded(n), y, None, None, None, None)
     picks = [[0, 1], [2, 2], [5, 3], [0, 9], [1, 1], [4, 2], [0, 3], [7, 6], [8, 8], [9, 0]]
     labelled = [10 * i + c for c, row in enumerate(picks) for i in row]
     stream = data.semisupervised(fake, seed=0, labelled=picks)

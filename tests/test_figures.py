@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.utils import save_image
 
-from codebase import figures, train
+from codebase import figures, models, train
 from codebase.gmvae import GMVAE
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
@@ -31,14 +31,14 @@ def cell(image, row, col):
 FIRST_THREE = {"reconstructions": size(2, 20), "interpolations": size(10, 10), "latent": (600, 500)}
 
 
-@pytest.mark.parametrize("make, expected", [
-    (lambda: VAE(z_dim=2), FIRST_THREE),
-    (lambda: GMVAE(z_dim=2, k=K), {**FIRST_THREE, "components": size(math.ceil(K / 25), min(K, 25))}),
-    (SSVAE, {"analogies": size(10, 11)}),
+@pytest.mark.parametrize("name, make, expected", [
+    ("vae", lambda: VAE(z_dim=2), FIRST_THREE),
+    ("gmvae", lambda: GMVAE(z_dim=2, k=K), {**FIRST_THREE, "components": size(math.ceil(K / 25), min(K, 25))}),
+    ("ssvae", SSVAE, {"analogies": size(10, 11)}),
 ], ids=["vae", "gmvae", "ssvae"])
-def test_write_draws_the_figures_of_each_model_at_their_size(make, expected, mnist, tmp_path):
+def test_write_draws_the_declared_figures_of_each_model_at_their_size(name, make, expected, mnist, tmp_path):
     torch.manual_seed(0)
-    images = figures.write(make(), mnist, str(tmp_path / "log"))
+    images = figures.write(make(), mnist, str(tmp_path / "log"), models.get(name).pictures)
     assert sorted(os.listdir(tmp_path / "log")) == sorted(f"{name}.png" for name in expected)
     assert images.keys() == expected.keys()
     for name, (w, h) in expected.items():
@@ -50,7 +50,7 @@ def test_write_leaves_the_global_rng_and_the_mode_alone(mnist, tmp_path):
     model = GMVAE(z_dim=2, k=5)
     torch.manual_seed(1)
     state = torch.get_rng_state()
-    figures.write(model, mnist, str(tmp_path))
+    figures.write(model, mnist, str(tmp_path), models.get("gmvae").pictures)
     assert torch.equal(torch.get_rng_state(), state) and model.training
 
 

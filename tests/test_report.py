@@ -7,7 +7,7 @@ import statistics
 import pytest
 
 import run_vae
-from codebase import report
+from codebase import models, report
 from conftest import ROOT
 
 
@@ -23,7 +23,7 @@ def write_run(logs, name, seed, metrics, model="VAE", config=None):
 
 
 def bounds(nelbo):
-    return {k: nelbo for k in report.BOUNDS}
+    return {k: nelbo for k in models.BOUNDS}
 
 
 def test_mean_and_standard_error_beside_the_course(tmp_path):

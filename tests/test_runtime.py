@@ -25,10 +25,10 @@ def _run(script):
 
 
 def test_the_run_scripts_flush_subnormals_in_every_thread():
-    """cli.parse, the first thing every run script (and each --jobs replicate) does, flushes before
-    torch's thread pool exists, so the pool's worker threads flush too."""
-    script = ("import torch\nfrom codebase import cli\n"
-              "cli.parse(cli.parser('run_x.py', '', 1), ['--threads', '2'])\n" + COUNT_UNFLUSHED)
+    """flags.parse, the first thing every run script (and each --jobs replicate) does, flushes
+    before torch's thread pool exists, so the pool's worker threads flush too."""
+    script = ("import torch\nfrom codebase import flags, models\n"
+              "flags.parse(models.get('ssvae'), ['--threads', '2'])\n" + COUNT_UNFLUSHED)
     assert _run(script) == 0
 
 

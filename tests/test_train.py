@@ -5,7 +5,7 @@ import signal
 import pytest
 import torch
 
-from codebase import UserError, data, train
+from codebase import UserError, data, runtime, train
 from codebase.gmvae import GMVAE
 from codebase.vae import VAE
 
@@ -107,7 +107,7 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path, mnist):
 
     torch.manual_seed(0)
     first = VAE()
-    with pytest.raises(train.Interrupted, match="SIGINT at iteration 12: saved .*model-00012.pt; .*--resume"):
+    with pytest.raises(runtime.Interrupted, match="SIGINT at iteration 12: saved .*model-00012.pt; .*--resume"):
         fit(first, interrupted(data.unsupervised(mnist, seed=0), at=12), tmp_path / "b", iter_max=30)
     torch.manual_seed(99)  # whatever happens in between, resuming restores the state
     resumed = VAE()

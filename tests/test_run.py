@@ -1,4 +1,5 @@
 """The run scripts end to end, as a user runs them: output, files, errors, overwrite and resume."""
+import dataclasses
 import json
 import os
 import re
@@ -13,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import run_gmvae
 import run_ssvae
 import run_vae
-from codebase import data
+from codebase import data, models
 
 FLOAT = r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)"
 VAE = "model=vae_z=10_beta=1_run=0000"
@@ -157,19 +158,19 @@ def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monk
     straight = capsys.readouterr().out
     os.chdir("..")
 
-    stream = data.unsupervised
+    spec = models.get("vae")
 
     def interrupted(mnist, seed, start=0):
-        for i, batch in enumerate(stream(mnist, seed, start), start=start + 1):
+        for i, batch in enumerate(spec.batches(mnist, seed, start), start=start + 1):
             if i == 17:
                 os.kill(os.getpid(), signal.SIGINT)
             yield batch
 
-    monkeypatch.setattr(data, "unsupervised", interrupted)
+    monkeypatch.setitem(models.REGISTRY, "vae", dataclasses.replace(spec, batches=interrupted))
     assert run_vae.main(["--iw_full", "0", "--iter_max", "40", "--iter_save", "100"]) == 130
     assert "SIGINT at iteration 17" in error_line(capsys)
     assert os.listdir(f"checkpoints/{VAE}") == ["model-00017.pt"]
-    monkeypatch.setattr(data, "unsupervised", stream)
+    monkeypatch.setitem(models.REGISTRY, "vae", spec)
     assert run_vae.main(["--iw_full", "0", "--iter_max", "40", "--iter_save", "100", "--resume"]) == 0
     resumed = capsys.readouterr().out
     assert "Resuming" in resumed

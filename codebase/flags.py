@@ -1,0 +1,95 @@
+"""The run scripts' flags: those every model shares, and the value types of each model's own."""
+import argparse
+import math
+import os
+import shlex
+import sys
+
+import torch
+
+from codebase import data, runtime
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository: run_*.py
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + error
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(s):
+    if not s.lstrip("-").isdigit() or int(s) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return int(s)
+
+
+def natural_int(s):
+    if not s.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
+    return int(s)
+
+
+def nonnegative_float(s):
+    try:
+        x = float(s)
+    except ValueError:
+        x = math.nan
+    if not x >= 0 or math.isinf(x):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {s!r}")
+    return x
+
+
+def device(s):
+    """'auto' (CUDA if present, else CPU) or a torch device that exists here."""
+    if s == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        d = torch.device(s)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"unknown device {s!r}; use auto, cpu, cuda or cuda:N") from None
+    available = {"cpu": lambda: True,
+                 "cuda": lambda: (d.index or 0) < torch.cuda.device_count(),
+                 "mps": lambda: torch.backends.mps.is_available()}
+    if not available.get(d.type, lambda: False)():
+        raise argparse.ArgumentTypeError(f"device {s!r} is not available here; use --device cpu")
+    return d
+
+
+def parser(spec):
+    """The run script's flags for the declared model `spec` (models.Spec): the shared ones, then its own."""
+    p = _Parser(prog=spec.script, description=spec.description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.set_defaults(script=os.path.join(ROOT, spec.script))
+    p.add_argument("--iter_max", type=positive_int, default=spec.iterations, help="training iterations")
+    p.add_argument("--iter_save", type=positive_int, default=10000, help="save a checkpoint every N iterations")
+    p.add_argument("--run", type=natural_int, default=0, help="replicate id, also the seed")
+    p.add_argument("--runs", type=positive_int, default=1, help="replicates: --run, --run+1, ...")
+    p.add_argument("--train", type=int, choices=(0, 1), default=1,
+                   help="1: train then evaluate; 0: evaluate the checkpoint at --iter_max")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
+    p.add_argument("--data-dir", default=data.default_dir(), help="MNIST root (or set MNIST_DATA_DIR)")
+    p.add_argument("--device", type=device, default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--threads", type=positive_int,
+                   help="torch's CPU threads per run (default: torch's choice; with --jobs, the cores "
+                        "shared among the replicates that run at once)")
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="replicates trained at once, each in its own process")
+    for names, options in spec.flags:
+        p.add_argument(*names, **options)
+    return p
+
+
+def parse(spec, argv=None):
+    """The flags of argv (default: the command line), checked; the process set up for them
+    (runtime.start). Adds args.argv and args.command, the command as typed."""
+    p = parser(spec)
+    args = p.parse_args(argv)
+    if args.resume and args.overwrite:
+        p.error("--resume and --overwrite exclude each other")
+    if (args.resume or args.overwrite) and not args.train:
+        p.error("--resume and --overwrite go with --train 1")
+    runtime.start(args.threads)  # before the first tensor operation
+    argv = sys.argv[1:] if argv is None else argv
+    args.argv = list(argv)
+    args.command = shlex.join(["python", spec.script] + list(argv))
+    return args

@@ -1,0 +1,146 @@
+"""What each model is, declared once. The run scripts, the benchmark, the pictures command and
+the results page read these declarations; a new model is one more `register(Spec(...))`."""
+from dataclasses import dataclass
+
+from codebase import UserError, data, evaluate, figures, flags, train
+from codebase.flags import natural_int, nonnegative_float, positive_int
+from codebase.gmvae import GMVAE
+from codebase.ssvae import SSVAE
+from codebase.vae import VAE
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A model as the tools see it.
+
+    name: its key ("vae"); script: its run script, e.g. "run_vae.py"; description: that script's --help
+    cls: its nn.Module class, built as cls(**config(args)); checkpoints name it by cls.__name__
+    iterations: training iterations by default (the course's)
+    flags: its own flags: ((names, ...), argparse keyword arguments), ...
+    config: args -> dict: the constructor's arguments (model.config) from the flags
+    run_name: args -> str: the run name without its replicate, e.g. "model=vae_z=10_beta=1"
+    batches: (mnist, seed, start) -> iterator of model.loss's arguments
+    evaluate: (model, mnist, args, seed) -> {metric: float}
+    lines: metrics -> [str]: the lines the run script prints of them
+    samples: (model, seed) -> tensor: (3, H, W): the sample grid
+    pictures: {name: (model, mnist) -> tensor: (3, H, W)}: what it learned, from the test data
+    expected: {run name: {metric: (value, tolerance)}}: the course's values for its configurations
+    headline: the metric the results page leads with
+    bench: (target minutes of the training on 2 CPU cores, timed iterations by default)
+    """
+
+    name: str
+    script: str
+    description: str
+    cls: type
+    iterations: int
+    flags: tuple
+    config: object
+    run_name: object
+    batches: object
+    evaluate: object
+    lines: object
+    samples: object
+    pictures: dict
+    expected: dict
+    headline: str
+    bench: tuple
+
+    def build(self, args):
+        """The untrained model of these flags."""
+        return self.cls(**self.config(args))
+
+    def defaults(self):
+        """The flags of its run script run without any."""
+        return flags.parser(self).parse_args([])
+
+
+REGISTRY = {}  # name -> Spec, in the order registered
+
+
+def register(spec):
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def get(name):
+    return REGISTRY[name]
+
+
+def of_class(cls_name):
+    """The Spec whose class is called cls_name (a checkpoint's or a record's "model"), or None."""
+    return next((s for s in REGISTRY.values() if s.cls.__name__ == cls_name), None)
+
+
+def load_newest(ckpt_dir):
+    """The model of the newest checkpoint in ckpt_dir, rebuilt on the CPU. Returns spec, model, path"""
+    found = train.list_checkpoints(ckpt_dir)
+    if not found:
+        raise UserError(f"no checkpoint model-NNNNN.pt in {ckpt_dir}; pass the checkpoints/<run name> "
+                        "folder of a trained run")
+    path = found[-1][1]
+    state = train.read_checkpoint(path, "delete it to draw the checkpoint before it",
+                                  keys=("model", "config", "state_dict"))
+    spec = of_class(state["model"])
+    if spec is None:
+        raise UserError(f"{path} holds a model {state['model']!r}; this command draws "
+                        f"{', '.join(s.cls.__name__ for s in REGISTRY.values())}")
+    model = spec.cls(**state["config"])
+    model.load_state_dict(state["state_dict"])
+    return spec, model, path
+
+
+Z = (("--z",), dict(type=positive_int, default=10, help="latent dimension"))
+IW_FULL = (("--iw_full",), dict(type=natural_int, default=100,
+                                help="importance samples of the full-test-set IWAE bound (0: skip the full test set)"))
+BOUNDS = ("NELBO", "KL", "Rec", "IWAE-1", "IWAE-10", "IWAE-100", "IWAE-1000")
+
+
+def _bounds(model, mnist, args, seed):
+    return evaluate.bounds(model, mnist, seed=seed, full_iw=args.iw_full)
+
+
+def _accuracy(model, mnist, args, seed):
+    return evaluate.accuracy(model, mnist, seed=seed)
+
+
+PICTURES = {"reconstructions": figures.reconstructions, "interpolations": figures.interpolations,
+            "latent": figures.latent}
+
+register(Spec(
+    name="vae", script="run_vae.py", cls=VAE, iterations=20000,
+    description="Train and evaluate the VAE on binarized MNIST (CS236 seed problem 1).",
+    flags=(Z, (("--beta",), dict(type=nonnegative_float, default=1.0, help="weight of the KL in the training loss")),
+           IW_FULL),
+    config=lambda args: dict(z_dim=args.z, beta=args.beta),
+    run_name=lambda args: f"model=vae_z={args.z}_beta={args.beta:g}",
+    batches=data.unsupervised, evaluate=_bounds, lines=evaluate.lines, samples=evaluate.sample_grid, pictures=PICTURES,
+    expected={"model=vae_z=10_beta=1": dict(zip(BOUNDS, [(100, 2), (19.5, 2), (82, 2), (99, 2.5), (97, 2.5),
+                                                         (96, 2.5), (95, 2.5)]))},
+    headline="NELBO", bench=(1.5, 700)))
+
+register(Spec(
+    name="gmvae", script="run_gmvae.py", cls=GMVAE, iterations=20000,
+    description="Train and evaluate the GMVAE, a VAE with a mixture-of-Gaussians prior (CS236 seed problem 2).",
+    flags=(Z, (("--k",), dict(type=positive_int, default=500, help="mixture components in the prior")), IW_FULL),
+    config=lambda args: dict(z_dim=args.z, k=args.k),
+    run_name=lambda args: f"model=gmvae_z={args.z}_k={args.k}",
+    batches=data.unsupervised, evaluate=_bounds, lines=evaluate.lines, samples=evaluate.sample_grid,
+    pictures={**PICTURES, "components": figures.components},
+    expected={"model=gmvae_z=10_k=500": dict(zip(BOUNDS, [(97, 3), (17.5, 1), (80, 2), (97, 2.5), (94, 2.5),
+                                                          (93, 2.5), (93, 2.5)]))},
+    headline="NELBO", bench=(1.8, 700)))
+
+register(Spec(
+    name="ssvae", script="run_ssvae.py", cls=SSVAE, iterations=30000,
+    description="Train the semi-supervised VAE (M2) with 100 labels and report its test accuracy (CS236 seed\n"
+                "problem 3). `-gw 0` trains the classifier on the 100 labelled images alone.",
+    flags=((("--gw", "-gw"), dict(type=nonnegative_float, default=1.0, help="weight of the -ELBO on unlabelled data")),
+           (("--cw", "-cw"), dict(type=nonnegative_float, default=100.0, help="weight of the labelled cross-entropy"))),
+    config=lambda args: dict(gen_weight=args.gw, class_weight=args.cw),
+    run_name=lambda args: f"model=ssvae_gw={args.gw:g}_cw={args.cw:g}",
+    batches=data.semisupervised, evaluate=_accuracy, lines=evaluate.lines, samples=evaluate.class_grid,
+    pictures={"analogies": figures.analogies},
+    expected={"model=ssvae_gw=0_cw=100": {"accuracy": (0.735, 0.025)},
+              "model=ssvae_gw=1_cw=100": {"accuracy": (0.935, 0.025)}},
+    headline="accuracy", bench=(15.5, 70)))

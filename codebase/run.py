@@ -1,0 +1,122 @@
+"""One model's run script: train (or resume, or load) and evaluate its replicates, print the
+metrics, write each run's outputs and record."""
+import contextlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from torchvision.utils import save_image
+
+from codebase import UserError, data, figures, flags, models, replicates, train
+
+
+def main(name, argv=None):
+    """The run script of the declared model `name`: replicates --run .. --run + --runs - 1.
+
+    argv: the flags (default: the command line). Returns the exit status.
+    """
+    spec = models.get(name)
+    args = flags.parse(spec, argv)
+    base = spec.run_name(args)
+    seeds = range(args.run, args.run + args.runs)
+    names = [f"{base}_run={seed:04d}" for seed in seeds]
+    try:
+        with contextlib.ExitStack() as held:
+            # Every replicate is locked and its folders checked before anything trains.
+            for n in names:
+                held.enter_context(replicates.lock(n, replicates.threads(args)))
+            resume_from = [_check(args, n) if args.train else None for n in names]
+            if args.jobs > 1 and args.runs > 1:
+                held.close()  # each replicate's process locks its own run
+                results = replicates.parallel(args, names, seeds)
+            else:
+                mnist = data.load_mnist(args.data_dir, args.device)
+                results = [one(spec, args, n, seed, r, mnist) for n, seed, r in zip(names, seeds, resume_from)]
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:
+        print(f"error: cannot write {e.filename}: {e.strerror}; run from a folder you can write to",
+              file=sys.stderr)
+        return 1
+    if len(results) > 1:
+        for line in replicates.summary(results):
+            print(line)
+    return 0
+
+
+def _folders(name):
+    return os.path.join("checkpoints", name), os.path.join("logs", name)
+
+
+def _existing(name):
+    return [d for d in _folders(name) if os.path.isdir(d) and os.listdir(d)]
+
+
+def _check(args, name):
+    """Check a run's folders before training; returns the checkpoint to resume from, or None."""
+    ckpt_dir, log_dir = _folders(name)
+    if args.resume:
+        found = train.list_checkpoints(ckpt_dir)
+        if not found:
+            raise UserError(f"--resume: no checkpoint in {ckpt_dir}/; drop --resume to start afresh")
+        if found[-1][0] > args.iter_max:
+            raise UserError(f"--resume: the newest checkpoint, {found[-1][1]}, is past --iter_max "
+                            f"{args.iter_max}; pass --iter_max {found[-1][0]} or more")
+        return found[-1][1]
+    if _existing(name) and not args.overwrite:
+        raise UserError(f"run {name} already exists ({', '.join(_existing(name))}); pass --resume "
+                        "to continue it, --overwrite to replace it, or another --run")
+    return None
+
+
+def one(spec, args, name, seed, resume_from, mnist):
+    """Train (from scratch, or on from the checkpoint resume_from) or load one replicate, evaluate
+    it, print its metrics, write its outputs. Returns its metrics."""
+    ckpt_dir, log_dir = _folders(name)
+    torch.manual_seed(seed)
+    model = spec.build(args).to(args.device)
+    if args.train:
+        optimizer = train.optimizer(model)
+        if not resume_from:  # _check let an existing run through only with --overwrite
+            for d in _existing(name):
+                shutil.rmtree(d)
+        for d in (ckpt_dir, log_dir):
+            os.makedirs(d, exist_ok=True)
+        start, seconds = 0, 0.0
+        if resume_from:
+            state = train.load_checkpoint(resume_from, model, optimizer)
+            start, seconds = state["iteration"], state["seconds"]
+            print(f"Resuming {name} from iteration {start}")
+        seconds = train.train(model, optimizer, spec.batches(mnist, seed, start), ckpt_dir, log_dir,
+                              args.iter_max, args.iter_save, start, seconds,
+                              images=lambda m: {"samples": spec.samples(m, seed=seed)})
+    else:
+        seconds = train.load_checkpoint(train.checkpoint_path(ckpt_dir, args.iter_max), model)["seconds"]
+        os.makedirs(log_dir, exist_ok=True)
+    begun = time.perf_counter()
+    metrics = spec.evaluate(model, mnist, args, seed=seed)
+    eval_seconds = time.perf_counter() - begun
+    for line in spec.lines(metrics):
+        print(line)
+    save_image(spec.samples(model, seed=seed), os.path.join(log_dir, "samples.png"))
+    with SummaryWriter(log_dir) as writer:  # the pictures of what it learned, beside the curves
+        for tag, image in figures.write(model, mnist, log_dir, spec.pictures).items():
+            writer.add_image(f"figures/{tag}", image, args.iter_max)
+    record = {
+        "name": name, "model": type(model).__name__, "config": model.config, "seed": seed,
+        "iterations": args.iter_max, "command": args.command, "metrics": metrics,
+        "train_seconds": seconds, "eval_seconds": eval_seconds, "device": str(args.device),
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    }
+    path = os.path.join(log_dir, "metrics.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(record, f, indent=2)
+    os.replace(path + ".tmp", path)
+    return metrics
