@@ -164,6 +164,8 @@ def main(argv=None):
     from codebase import models  # here: the declarations name this module's pictures
     try:
         spec, model, path = models.load_newest(args.ckpt_dir)
+        if spec.undrawn(model.config):
+            raise UserError(f"{path}: {spec.undrawn(model.config)}")
         mnist = data.load_mnist(args.data_dir)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

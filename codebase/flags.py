@@ -93,3 +93,21 @@ def parse(spec, argv=None):
     args.argv = list(argv)
     args.command = shlex.join(["python", spec.script] + list(argv))
     return args
+
+
+def repeat(spec, args, seed):
+    """The command that repeats replicate `seed` of this run bit for bit on the same CPU model:
+    every flag that sets what is computed and differs from its default, then --run and --threads
+    pinned (the thread count decides the products' rounding)."""
+    p = parser(spec)
+    defaults, words = p.parse_args([]), ["python", spec.script]
+    for action in p._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest not in REPLICATE_FLAGS and value != getattr(defaults, action.dest):
+            words += [action.option_strings[0], str(value)]
+    return shlex.join(words + ["--run", str(seed), "--threads", str(torch.get_num_threads())])
+
+
+# Flags that say which replicates run, where, and how they treat earlier runs, not what they compute.
+REPLICATE_FLAGS = {"help", "run", "runs", "jobs", "threads", "train", "resume", "overwrite", "data_dir", "iter_save"}
+

@@ -27,6 +27,8 @@ class Spec:
     expected: {run name: {metric: (value, tolerance)}}: the course's values for its configurations
     headline: the metric the results page leads with
     bench: (target minutes of the training on 2 CPU cores, timed iterations by default)
+    undrawn: config -> None, or why a configuration has nothing to draw (an untrained decoder):
+        then it gets neither samples nor pictures, and its record says why
     """
 
     name: str
@@ -45,6 +47,7 @@ class Spec:
     expected: dict
     headline: str
     bench: tuple
+    undrawn: object = lambda config: None
 
     def build(self, args):
         """The untrained model of these flags."""
@@ -143,4 +146,7 @@ register(Spec(
     pictures={"analogies": figures.analogies},
     expected={"model=ssvae_gw=0_cw=100": {"accuracy": (0.735, 0.025)},
               "model=ssvae_gw=1_cw=100": {"accuracy": (0.935, 0.025)}},
-    headline="accuracy", bench=(15.5, 70)))
+    headline="accuracy", bench=(15.5, 70),
+    undrawn=lambda c: None if c["gen_weight"] else (
+        "with -gw 0 only the classifier trains: the decoder keeps its random initial weights, "
+        "so there are no samples or analogies to draw")))

@@ -48,7 +48,7 @@ def aggregate(records):
 
     Returns {configuration: {"model", "config", "n", "seeds", "values": {metric: [per seed]},
              "metrics": {metric: (mean, se)}, "train_minutes", "eval_seconds", "commands",
-             "dirs", "machine"}}, in name order.
+             "dirs", "undrawn", "machine"}}, in name order.
     """
     groups = defaultdict(list)
     for r in records:
@@ -63,9 +63,16 @@ def aggregate(records):
             "train_minutes": [r["train_seconds"] / 60 for r in rs],
             "eval_seconds": [r["eval_seconds"] for r in rs],
             "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
-            "machine": f"{rs[0]['machine']}, {_plural(rs[0]['threads'], 'thread')}, {rs[0]['device']}, torch {rs[0]['torch']}",
+            "undrawn": rs[0].get("undrawn"),
+            "machine": "; ".join(sorted({_machine(r) for r in rs})),
         }
     return out
+
+
+def _machine(r):
+    """Where a record was made, e.g. 'AMD EPYC (...), x86_64, 2 cores, 2 threads, cpu, torch 2.14.1'."""
+    cpu = f"{r['cpu']}, " if "cpu" in r else ""
+    return f"{cpu}{r['machine']}, {_plural(r['threads'], 'thread')}, {r['device']}, torch {r['torch']}"
 
 
 def _expected(name):
@@ -131,6 +138,8 @@ def section(name, g, out_dir):
     pictures = sorted(glob.glob(os.path.join(first, "*.png")), key=lambda p: (os.path.basename(p) != "samples.png", p))
     for p in pictures:
         lines += [f"![{os.path.basename(p)[:-4]}, seed {g['seeds'][0]}]({os.path.relpath(p, out_dir)})", ""]
+    if g["undrawn"]:
+        lines += [f"No pictures: {g['undrawn']}.", ""]
     return lines
 
 
@@ -187,6 +196,8 @@ def beta_plots(betas, out_dir):
     for key in ("NELBO", "IWAE-1000"):
         ax.errorbar(b, [x[key][0] for x in m], yerr=[_bar(x[key][1]) for x in m], fmt="o-", label=key)
     ax.set(xscale="log", xlabel="β", ylabel="nats (test)", title="True bound against β")
+    ax.set_xticks(b, [f"{x:g}" for x in b])  # a tick at each swept β, none between
+    ax.minorticks_off()
     ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, BETA_PLOTS[1]), dpi=100)

@@ -3,7 +3,6 @@ metrics, write each run's outputs and record."""
 import contextlib
 import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -12,7 +11,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import save_image
 
-from codebase import UserError, data, figures, flags, models, replicates, train
+from codebase import UserError, data, figures, flags, models, replicates, runtime, train
 
 
 def main(name, argv=None):
@@ -81,6 +80,7 @@ def one(spec, args, name, seed, resume_from, mnist):
     ckpt_dir, log_dir = _folders(name)
     torch.manual_seed(seed)
     model = spec.build(args).to(args.device)
+    undrawn = spec.undrawn(model.config)
     if args.train:
         optimizer = train.optimizer(model)
         if not resume_from:  # _check let an existing run through only with --overwrite
@@ -95,7 +95,7 @@ def one(spec, args, name, seed, resume_from, mnist):
             print(f"Resuming {name} from iteration {start}")
         seconds = train.train(model, optimizer, spec.batches(mnist, seed, start), ckpt_dir, log_dir,
                               args.iter_max, args.iter_save, start, seconds,
-                              images=lambda m: {"samples": spec.samples(m, seed=seed)})
+                              images=None if undrawn else lambda m: {"samples": spec.samples(m, seed=seed)})
     else:
         seconds = train.load_checkpoint(train.checkpoint_path(ckpt_dir, args.iter_max), model)["seconds"]
         os.makedirs(log_dir, exist_ok=True)
@@ -104,16 +104,16 @@ def one(spec, args, name, seed, resume_from, mnist):
     eval_seconds = time.perf_counter() - begun
     for line in spec.lines(metrics):
         print(line)
-    save_image(spec.samples(model, seed=seed), os.path.join(log_dir, "samples.png"))
-    with SummaryWriter(log_dir) as writer:  # the pictures of what it learned, beside the curves
-        for tag, image in figures.write(model, mnist, log_dir, spec.pictures).items():
-            writer.add_image(f"figures/{tag}", image, args.iter_max)
+    if not undrawn:
+        save_image(spec.samples(model, seed=seed), os.path.join(log_dir, "samples.png"))
+        with SummaryWriter(log_dir) as writer:  # the pictures of what it learned, beside the curves
+            for tag, image in figures.write(model, mnist, log_dir, spec.pictures).items():
+                writer.add_image(f"figures/{tag}", image, args.iter_max)
     record = {
         "name": name, "model": type(model).__name__, "config": model.config, "seed": seed,
-        "iterations": args.iter_max, "command": args.command, "metrics": metrics,
-        "train_seconds": seconds, "eval_seconds": eval_seconds, "device": str(args.device),
-        "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "iterations": args.iter_max, "command": args.command, "repeat": flags.repeat(spec, args, seed),
+        "metrics": metrics, "train_seconds": seconds, "eval_seconds": eval_seconds, "undrawn": undrawn,
+        **runtime.provenance(args.device),
     }
     path = os.path.join(log_dir, "metrics.json")
     with open(path + ".tmp", "w") as f:

@@ -1,10 +1,18 @@
 """The process: the settings every entry point makes before its first tensor operation, and the
 signals that stop it cleanly."""
 import ctypes
+import datetime
+import os
+import platform
+import re
 import signal
+import subprocess
+import sys
 import threading
 
+import numpy
 import torch
+import torchvision
 
 from codebase import UserError
 
@@ -44,6 +52,43 @@ def limit_heap_growth(threshold=1 << 20):
         ctypes.CDLL("libc.so.6").mallopt(-3, threshold)  # -3: M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         pass
+
+
+def provenance(device):
+    """What a record needs to say which code made it, and where: a dict of
+    commit (None outside a git checkout) and dirty (uncommitted changes besides untracked files),
+    date (UTC), python, torch, torchvision and numpy versions, cpu (its model), machine, device
+    (the GPU's name on CUDA), threads (torch's CPU threads)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def git(*argv):
+        try:
+            return subprocess.run(["git", "-C", root, *argv], capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "commit": commit and commit.strip(), "dirty": bool(status) if commit else None,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__, "cpu": cpu_model(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "device": torch.cuda.get_device_name(device) if torch.device(device).type == "cuda" else str(device),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def cpu_model():
+    """e.g. 'AMD EPYC (family 26, model 2, stepping 1)': matrix products round differently from
+    one CPU model to another, so a bit-exact repetition needs the same one."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = dict(re.findall(r"^(model name|cpu family|model|stepping)\s*: (.*)$", f.read(), re.M))
+        return (f"{info['model name']} (family {info['cpu family']}, model {info['model']}, "
+                f"stepping {info['stepping']})")
+    except (OSError, KeyError):
+        return platform.processor() or platform.machine() or "unknown"
 
 
 class Interrupted(UserError):

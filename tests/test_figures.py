@@ -173,7 +173,9 @@ def test_command_writes_into_logs_by_default(workdir):
     (None, "no checkpoint model-NNNNN.pt in"),
     (b"not a checkpoint", "is corrupt or not a checkpoint"),
     ({"model": "PixelCNN", "config": {}, "state_dict": {}}, "holds a model 'PixelCNN'"),
-], ids=["empty", "corrupt", "unknown model"])
+    ({"model": "SSVAE", "config": {"gen_weight": 0.0}, "state_dict": SSVAE(gen_weight=0.0).state_dict()},
+     "with -gw 0 only the classifier trains"),
+], ids=["empty", "corrupt", "unknown model", "untrained decoder"])
 def test_command_errors_are_one_line(content, message, tmp_path, capsys):
     path = tmp_path / "model-00001.pt"
     if isinstance(content, bytes):

@@ -11,15 +11,16 @@ from codebase import models, report
 from conftest import ROOT
 
 
-def write_run(logs, name, seed, metrics, model="VAE", config=None):
+def write_run(logs, name, seed, metrics, model="VAE", config=None, undrawn=None):
     d = logs / f"{name}_run={seed:04d}"
     d.mkdir(parents=True)
     record = {"name": d.name, "model": model, "config": config or {"z_dim": 10, "beta": 1.0},
               "seed": seed, "iterations": 20000, "command": f"python run_vae.py --run {seed}",
               "metrics": metrics, "train_seconds": 120.0, "eval_seconds": 1.0, "device": "cpu",
-              "threads": 2, "torch": "x", "machine": "x86_64, 2 cores"}
+              "threads": 2, "torch": "x", "machine": "x86_64, 2 cores", "undrawn": undrawn}
     (d / "metrics.json").write_text(json.dumps(record))
-    (d / "samples.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    if not undrawn:
+        (d / "samples.png").write_bytes(b"\x89PNG\r\n\x1a\n")
 
 
 def bounds(nelbo):
@@ -29,7 +30,8 @@ def bounds(nelbo):
 def test_mean_and_standard_error_beside_the_course(tmp_path):
     for seed, nelbo in enumerate([99.0, 100.0, 104.0]):
         write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(nelbo))
-    write_run(tmp_path, "model=ssvae_gw=0_cw=100", 0, {"accuracy": 0.7}, "SSVAE", {"gen_weight": 0.0})
+    write_run(tmp_path, "model=ssvae_gw=0_cw=100", 0, {"accuracy": 0.7}, "SSVAE", {"gen_weight": 0.0},
+              undrawn="the decoder never trained")
     groups = report.aggregate(report.load([str(tmp_path)]))
     vae = groups["model=vae_z=10_beta=1"]
     se = statistics.stdev([99, 100, 104]) / math.sqrt(3)
@@ -45,6 +47,7 @@ def test_mean_and_standard_error_beside_the_course(tmp_path):
     assert "| `model=ssvae_gw=0_cw=100` | 1 | accuracy | 0.7000 | 0.735 ± 0.025 | NO (0/1 seeds) |" in text
     assert "`python run_vae.py --run 0`" in text and "beta_nelbo.png" not in text
     assert "Wall time per run: training 2.0 min" in text
+    assert "No pictures: the decoder never trained." in text and "model=ssvae_gw=0_cw=100_run=0000/samples" not in text
 
 
 def test_full_test_set_rows(tmp_path):

@@ -2,12 +2,17 @@
 import dataclasses
 import json
 import os
+import platform
 import re
+import shlex
 import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
+import torchvision
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -55,7 +60,17 @@ def test_ssvae_supervised_cli_with_one_dash_flags(workdir, capsys):
     accuracy = float(re.search(rf"^Test set classification accuracy: {FLOAT}$", capsys.readouterr().out, re.M)[1])
     assert 0.3 < accuracy <= 1
     name = "model=ssvae_gw=0_cw=100_run=0000"
-    assert json.load(open(f"logs/{name}/metrics.json"))["metrics"]["accuracy"] == accuracy
+    record = json.load(open(f"logs/{name}/metrics.json"))
+    assert record["metrics"]["accuracy"] == accuracy
+    # Its decoder never trained: no pictures of it, and the record says why.
+    assert not [f for f in os.listdir(f"logs/{name}") if f.endswith(".png")]
+    assert "-gw 0 only the classifier trains" in record["undrawn"]
+
+
+def test_ssvae_draws_a_row_of_samples_per_digit_and_the_analogies(workdir, capsys):
+    assert run_ssvae.main(["--iter_max", "2"]) == 0
+    name = "model=ssvae_gw=1_cw=100_run=0000"
+    assert json.load(open(f"logs/{name}/metrics.json"))["undrawn"] is None
     assert Image.open(f"logs/{name}/samples.png").size == (20 * 30 + 2, 10 * 30 + 2)  # a row per digit
     assert Image.open(f"logs/{name}/analogies.png").size == (11 * 30 + 2, 10 * 30 + 2)  # image + 10 labels
 
@@ -188,3 +203,21 @@ def test_replicates_are_checked_before_anything_trains(workdir, capsys):
     assert run_vae.main(["--iw_full", "0", "--iter_max", "5", "--runs", "2"]) != 0
     assert "model=vae_z=10_beta=1_run=0001 already exists" in error_line(capsys)
     assert not os.path.exists("logs/model=vae_z=10_beta=1_run=0000")
+
+
+def test_a_record_says_which_code_made_it_and_repeats_bit_for_bit(workdir, capsys):
+    """The record names the commit, versions, CPU and threads, and its "repeat" command, run
+    alone, recomputes the replicate's metrics exactly (here seed 1 of --runs 2 --jobs 1)."""
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "5", "--z", "3", "--runs", "2"]) == 0
+    record = json.load(open("logs/model=vae_z=3_beta=1_run=0001/metrics.json"))
+    assert record["repeat"] == f"python run_vae.py --iter_max 5 --z 3 --iw_full 0 --run 1 --threads {torch.get_num_threads()}"
+    assert re.fullmatch(r"[0-9a-f]{40}", record["commit"]) and isinstance(record["dirty"], bool)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record["date"])
+    assert record["torchvision"] == torchvision.__version__ and record["numpy"] == np.__version__
+    assert record["python"] == platform.python_version() and record["cpu"] and record["threads"] >= 1
+    os.mkdir("again")
+    os.chdir("again")
+    capsys.readouterr()
+    assert run_vae.main(shlex.split(record["repeat"])[2:]) == 0
+    again = json.load(open("logs/model=vae_z=3_beta=1_run=0001/metrics.json"))
+    assert again["metrics"] == record["metrics"]
