@@ -104,5 +104,5 @@ def class_grid(model, seed=0, cols=20):
     Returns: tensor: (3, y_dim * 30 + 2, cols * 30 + 2): the grid image
     """
     torch.manual_seed(seed)
-    y = torch.arange(model.y_dim, device=model.cls.inp.weight.device).repeat_interleave(cols)
+    y = torch.arange(model.y_dim, device=next(model.parameters()).device).repeat_interleave(cols)
     return make_grid(model.sample_sigmoid(y).view(-1, 1, 28, 28), nrow=cols, pad_value=1)

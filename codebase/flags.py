@@ -88,6 +88,8 @@ def parse(spec, argv=None):
         p.error("--resume and --overwrite exclude each other")
     if (args.resume or args.overwrite) and not args.train:
         p.error("--resume and --overwrite go with --train 1")
+    if spec.check(args):
+        p.error(spec.check(args))
     runtime.start(args.threads)  # before the first tensor operation
     argv = sys.argv[1:] if argv is None else argv
     args.argv = list(argv)

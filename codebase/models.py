@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from codebase import UserError, data, evaluate, figures, flags, train
 from codebase.flags import natural_int, nonnegative_float, positive_int
 from codebase.gmvae import GMVAE
+from codebase.m1m2 import M1M2
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
 
@@ -14,10 +15,11 @@ class Spec:
     """A model as the tools see it.
 
     name: its key ("vae"); script: its run script, e.g. "run_vae.py"; description: that script's --help
-    cls: its nn.Module class, built as cls(**config(args)); checkpoints name it by cls.__name__
+    classes: the nn.Module classes it builds (checkpoints and records name them by __name__); each
+        rebuilt as cls(**model.config)
     iterations: training iterations by default (the course's)
     flags: its own flags: ((names, ...), argparse keyword arguments), ...
-    config: args -> dict: the constructor's arguments (model.config) from the flags
+    build: args -> nn.Module: the untrained model of these flags
     run_name: args -> str: the run name without its replicate, e.g. "model=vae_z=10_beta=1"
     batches: (mnist, seed, start) -> iterator of model.loss's arguments
     evaluate: (model, mnist, args, seed) -> {metric: float}
@@ -29,15 +31,16 @@ class Spec:
     bench: (target minutes of the training on 2 CPU cores, timed iterations by default)
     undrawn: config -> None, or why a configuration has nothing to draw (an untrained decoder):
         then it gets neither samples nor pictures, and its record says why
+    The optional fields below are documented where they are declared.
     """
 
     name: str
     script: str
     description: str
-    cls: type
+    classes: tuple
     iterations: int
     flags: tuple
-    config: object
+    build: object
     run_name: object
     batches: object
     evaluate: object
@@ -48,10 +51,12 @@ class Spec:
     headline: str
     bench: tuple
     undrawn: object = lambda config: None
-
-    def build(self, args):
-        """The untrained model of these flags."""
-        return self.cls(**self.config(args))
+    check: object = lambda args: None
+    """args -> None, or what is wrong with this combination of flags (one line)"""
+    base: object = lambda args, seed: None
+    """(args, seed) -> None, or the run this model is built on: (declared model, its flags,
+    attribute): that run is trained first (or its final checkpoint reused) and loaded into
+    model.<attribute> before training"""
 
     def defaults(self):
         """The flags of its run script run without any."""
@@ -72,7 +77,11 @@ def get(name):
 
 def of_class(cls_name):
     """The Spec whose class is called cls_name (a checkpoint's or a record's "model"), or None."""
-    return next((s for s in REGISTRY.values() if s.cls.__name__ == cls_name), None)
+    return next((s for s in REGISTRY.values() if cls_name in _names(s)), None)
+
+
+def _names(spec):
+    return {c.__name__: c for c in spec.classes}
 
 
 def load_newest(ckpt_dir):
@@ -87,8 +96,8 @@ def load_newest(ckpt_dir):
     spec = of_class(state["model"])
     if spec is None:
         raise UserError(f"{path} holds a model {state['model']!r}; this command draws "
-                        f"{', '.join(s.cls.__name__ for s in REGISTRY.values())}")
-    model = spec.cls(**state["config"])
+                        f"{', '.join(n for s in REGISTRY.values() for n in _names(s))}")
+    model = _names(spec)[state["model"]](**state["config"])
     model.load_state_dict(state["state_dict"])
     return spec, model, path
 
@@ -111,11 +120,11 @@ PICTURES = {"reconstructions": figures.reconstructions, "interpolations": figure
             "latent": figures.latent}
 
 register(Spec(
-    name="vae", script="run_vae.py", cls=VAE, iterations=20000,
+    name="vae", script="run_vae.py", classes=(VAE,), iterations=20000,
     description="Train and evaluate the VAE on binarized MNIST (CS236 seed problem 1).",
     flags=(Z, (("--beta",), dict(type=nonnegative_float, default=1.0, help="weight of the KL in the training loss")),
            IW_FULL),
-    config=lambda args: dict(z_dim=args.z, beta=args.beta),
+    build=lambda args: VAE(args.z, args.beta),
     run_name=lambda args: f"model=vae_z={args.z}_beta={args.beta:g}",
     batches=data.unsupervised, evaluate=_bounds, lines=evaluate.lines, samples=evaluate.sample_grid, pictures=PICTURES,
     expected={"model=vae_z=10_beta=1": dict(zip(BOUNDS, [(100, 2), (19.5, 2), (82, 2), (99, 2.5), (97, 2.5),
@@ -123,10 +132,10 @@ register(Spec(
     headline="NELBO", bench=(1.5, 700)))
 
 register(Spec(
-    name="gmvae", script="run_gmvae.py", cls=GMVAE, iterations=20000,
+    name="gmvae", script="run_gmvae.py", classes=(GMVAE,), iterations=20000,
     description="Train and evaluate the GMVAE, a VAE with a mixture-of-Gaussians prior (CS236 seed problem 2).",
     flags=(Z, (("--k",), dict(type=positive_int, default=500, help="mixture components in the prior")), IW_FULL),
-    config=lambda args: dict(z_dim=args.z, k=args.k),
+    build=lambda args: GMVAE(args.z, args.k),
     run_name=lambda args: f"model=gmvae_z={args.z}_k={args.k}",
     batches=data.unsupervised, evaluate=_bounds, lines=evaluate.lines, samples=evaluate.sample_grid,
     pictures={**PICTURES, "components": figures.components},
@@ -134,14 +143,39 @@ register(Spec(
                                                           (93, 2.5), (93, 2.5)]))},
     headline="NELBO", bench=(1.8, 700)))
 
+def _ssvae(args):
+    if args.features == "pixels":
+        return SSVAE(gen_weight=args.gw, class_weight=args.cw)
+    return M1M2(M1_Z, hidden=args.hidden, gen_weight=args.gw, class_weight=args.cw, code=args.code,
+                m1=f"model=vae_z={M1_Z}_beta=1")
+
+
+def _ssvae_name(args):
+    if args.features == "pixels":
+        return f"model=ssvae_gw={args.gw:g}_cw={args.cw:g}"
+    return f"model=m1m2_gw={args.gw:g}_cw={args.cw:g}_hidden={args.hidden}_code={args.code}"
+
+
+M1_Z = 50  # M1: the course's VAE with z = 50, `python run_vae.py --z 50`, as in the paper
+
 register(Spec(
-    name="ssvae", script="run_ssvae.py", cls=SSVAE, iterations=30000,
+    name="ssvae", script="run_ssvae.py", classes=(SSVAE, M1M2), iterations=30000,
     description="Train the semi-supervised VAE (M2) with 100 labels and report its test accuracy (CS236 seed\n"
                 "problem 3). `-gw 0` trains the classifier on the 100 labelled images alone.",
     flags=((("--gw", "-gw"), dict(type=nonnegative_float, default=1.0, help="weight of the -ELBO on unlabelled data")),
-           (("--cw", "-cw"), dict(type=nonnegative_float, default=100.0, help="weight of the labelled cross-entropy"))),
-    config=lambda args: dict(gen_weight=args.gw, class_weight=args.cw),
-    run_name=lambda args: f"model=ssvae_gw={args.gw:g}_cw={args.cw:g}",
+           (("--cw", "-cw"), dict(type=nonnegative_float, default=100.0, help="weight of the labelled cross-entropy")),
+           (("--features",), dict(choices=("pixels", "m1"), default="pixels",
+                                  help=f"M2's inputs: the pixels (the course's model), or m1: M1+M2, M2 on the code "
+                                       f"of M1 = the VAE of `run_vae.py --z {M1_Z} --run <this run>`, trained first "
+                                       "(or its final checkpoint reused)")),
+           (("--code",), dict(choices=("sample", "mean"), default="sample",
+                              help="with --features m1: M1's code drawn afresh from q(z1 | x) at every step, "
+                                   "or its mean")),
+           (("--hidden",), dict(type=positive_int, default=500, help="with --features m1: the width of M2's networks"))),
+    check=lambda args: "--code and --hidden go with --features m1" if args.features == "pixels" and (
+        args.code != "sample" or args.hidden != 500) else None,
+    build=_ssvae, run_name=_ssvae_name,
+    base=lambda args, seed: None if args.features == "pixels" else ("vae", ["--z", str(M1_Z), "--run", str(seed)], "m1"),
     batches=data.semisupervised, evaluate=_accuracy, lines=evaluate.lines, samples=evaluate.class_grid,
     pictures={"analogies": figures.analogies},
     expected={"model=ssvae_gw=0_cw=100": {"accuracy": (0.735, 0.025)},

@@ -50,10 +50,11 @@ class MLP(nn.Module):
 
 
 class Encoder(MLP):
-    """q(z | x) or, with y_dim > 0, q(z | x, y): a diagonal Gaussian, 784-300-300-(2 * z_dim), ELU."""
+    """q(z | x) or, with y_dim > 0, q(z | x, y): a diagonal Gaussian, x_dim-hidden-hidden-(2 * z_dim),
+    by default 784-300-300-(2 * z_dim), ELU."""
 
-    def __init__(self, z_dim, x_dim=784, y_dim=0):
-        super().__init__(x_dim, 2 * z_dim, y_dim)
+    def __init__(self, z_dim, x_dim=784, y_dim=0, hidden=300):
+        super().__init__(x_dim, 2 * z_dim, y_dim, hidden)
 
     def forward(self, x, y=None):
         """x: tensor: (..., 784); y: tensor: (..., y_dim) or None
@@ -63,14 +64,15 @@ class Encoder(MLP):
 
 
 class Decoder(MLP):
-    """p(x | z) or, with y_dim > 0, p(x | z, y): Bernoulli logits, z_dim-300-300-784, ELU."""
+    """p(x | z) or, with y_dim > 0, p(x | z, y): x_dim outputs (Bernoulli logits for images),
+    z_dim-hidden-hidden-x_dim, by default z_dim-300-300-784, ELU."""
 
-    def __init__(self, z_dim, x_dim=784, y_dim=0):
-        super().__init__(z_dim, x_dim, y_dim)
+    def __init__(self, z_dim, x_dim=784, y_dim=0, hidden=300):
+        super().__init__(z_dim, x_dim, y_dim, hidden)
 
 
 class Classifier(MLP):
-    """q(y | x): logits over the classes, 784-300-300-y_dim, ReLU."""
+    """q(y | x): logits over the classes, x_dim-hidden-hidden-y_dim, by default 784-300-300-y_dim, ReLU."""
 
-    def __init__(self, y_dim=10, x_dim=784):
-        super().__init__(x_dim, y_dim, activation=nn.ReLU)
+    def __init__(self, y_dim=10, x_dim=784, hidden=300):
+        super().__init__(x_dim, y_dim, hidden=hidden, activation=nn.ReLU)

@@ -159,7 +159,7 @@ def render(groups, out_dir, command="python -m codebase.report"):
              "all 10000 test images as grey levels, as the course scores it. \"Course\" is the",
              "assignment's expected value ± tolerance; \"inside\" says whether the mean lies within it,",
              "and how many seeds do.", "", "## Headline", "", *headline(groups), ""]
-    declared = [s.cls.__name__ for s in models.REGISTRY.values()]
+    declared = [c.__name__ for s in models.REGISTRY.values() for c in s.classes]
     for model in declared + sorted({g["model"] for g in groups.values()} - set(declared)):
         sub = {k: g for k, g in groups.items() if g["model"] == model}
         if sub:

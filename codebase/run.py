@@ -74,6 +74,25 @@ def _check(args, name):
     return None
 
 
+def _base(base, args, seed, model, mnist):
+    """Load into model the run it is built on, base = (declared model, its flags, attribute),
+    training that run first unless its final checkpoint exists. The RNG is set aside meanwhile,
+    so the model trains on exactly as if the base had been there all along."""
+    name, argv, attribute = base
+    spec = models.get(name)
+    base_args = flags.parse(spec, argv)
+    base_args.data_dir, base_args.device = args.data_dir, args.device
+    run_name = f"{spec.run_name(base_args)}_run={seed:04d}"
+    final = train.checkpoint_path(_folders(run_name)[0], base_args.iter_max)
+    if not os.path.exists(final):
+        found = train.list_checkpoints(_folders(run_name)[0])
+        print(f"Training {run_name} first, as `{base_args.command}` would")
+        with replicates.lock(run_name, torch.get_num_threads()), train.rng_set_aside():
+            one(spec, base_args, run_name, seed, found[-1][1] if found else None, mnist)
+    train.load_checkpoint(final, getattr(model, attribute))
+    print(f"{attribute}: {final}")
+
+
 def one(spec, args, name, seed, resume_from, mnist):
     """Train (from scratch, or on from the checkpoint resume_from) or load one replicate, evaluate
     it, print its metrics, write its outputs. Returns its metrics."""
@@ -81,6 +100,8 @@ def one(spec, args, name, seed, resume_from, mnist):
     torch.manual_seed(seed)
     model = spec.build(args).to(args.device)
     undrawn = spec.undrawn(model.config)
+    if args.train and not resume_from and spec.base(args, seed):
+        _base(spec.base(args, seed), args, seed, model, mnist)
     if args.train:
         optimizer = train.optimizer(model)
         if not resume_from:  # _check let an existing run through only with --overwrite

@@ -23,13 +23,20 @@ class SSVAE(nn.Module):
         self.config = dict(z_dim=z_dim, y_dim=y_dim, gen_weight=gen_weight, class_weight=class_weight)
         self.z_dim, self.y_dim = z_dim, y_dim
         self.gen_weight, self.class_weight = gen_weight, class_weight
-        # Built in the course's order, so a seeded model starts as the course's does.
-        self.enc = Encoder(z_dim, y_dim=y_dim)
-        self.dec = Decoder(z_dim, y_dim=y_dim)
-        self.cls = Classifier(y_dim)
+        self.enc, self.dec, self.cls = self.networks()
+
+    def networks(self):
+        """(q(z | x, y), p(x | z, y), q(y | x)): the course's MLPs on 784 pixels, built in the
+        course's order, so a seeded model starts as the course's does."""
+        return Encoder(self.z_dim, y_dim=self.y_dim), Decoder(self.z_dim, y_dim=self.y_dim), Classifier(self.y_dim)
+
+    def log_likelihood(self, x, out):
+        """log p(x | z, y) from the decoder's output `out` (here Bernoulli logits), summed over x's
+        last dimension; x: (batch, 784) broadcast against out: (..., batch, 784) -> (..., batch)"""
+        return utils.log_bernoulli_with_logits(x, out)
 
     def negative_elbo_bound(self, x):
-        """x: tensor: (batch, 784): unlabelled binary images
+        """x: tensor: (batch, x_dim): unlabelled inputs (binary images)
         Returns nelbo, kl_z, kl_y, rec: scalar tensors, each the mean over the batch
         """
         log_q_y = F.log_softmax(self.cls(x), dim=-1)  # (batch, y_dim)
@@ -39,7 +46,7 @@ class SSVAE(nn.Module):
         m, v = self.enc(x, y)  # (y_dim, batch, z_dim)
         z = utils.sample_gaussian(m, v)
         kl_z = utils.kl_normal(m, v, torch.zeros_like(m), torch.ones_like(v))  # (y_dim, batch)
-        rec = -utils.log_bernoulli_with_logits(x, self.dec(z, y))  # (y_dim, batch)
+        rec = -self.log_likelihood(x, self.dec(z, y))  # (y_dim, batch)
         kl_z, rec = (q_y * kl_z.t()).sum(-1), (q_y * rec.t()).sum(-1)  # E_q(y|x): (batch,)
         return (kl_y + kl_z + rec).mean(), kl_z.mean(), kl_y.mean(), rec.mean()
 
@@ -65,7 +72,7 @@ class SSVAE(nn.Module):
 
     def sample_z(self, n):
         """Returns z: tensor: (n, z_dim) drawn from p(z)."""
-        w = self.cls.inp.weight
+        w = next(self.parameters())
         return torch.randn(n, self.z_dim, dtype=w.dtype, device=w.device)
 
     def sample_sigmoid(self, y):

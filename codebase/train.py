@@ -146,9 +146,15 @@ def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, sta
     return time.perf_counter() - begun
 
 
+def rng_set_aside():
+    """A context in which the CPU's and the current GPU's random draws leave no trace: their
+    generators' states are restored on exit."""
+    return torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else [])
+
+
 def log_images(writer, images, model, step):
     """Log images(model): {tag: tensor: (3, H, W) in [0, 1]} to TensorBoard, drawn with the RNG
     state set aside and restored, so what follows draws what it would have drawn without them."""
-    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
+    with rng_set_aside():
         for tag, image in images(model).items():
             writer.add_image(tag, image, step)

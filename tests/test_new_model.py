@@ -41,9 +41,9 @@ def _samples(model, seed):
 
 
 SPEC = models.Spec(
-    name="pixels", script="run_pixels.py", description="Independent pixels.", cls=Pixels, iterations=30,
+    name="pixels", script="run_pixels.py", description="Independent pixels.", classes=(Pixels,), iterations=30,
     flags=((("--scale",), dict(type=flags.nonnegative_float, default=1.0, help="the logits' scale")),),
-    config=lambda args: dict(scale=args.scale), run_name=lambda args: f"model=pixels_scale={args.scale:g}",
+    build=lambda args: Pixels(args.scale), run_name=lambda args: f"model=pixels_scale={args.scale:g}",
     batches=data.unsupervised,
     evaluate=lambda model, mnist, args, seed: {"NLL": model.nll(mnist.test_subset).mean().item()},
     lines=lambda metrics: [f"NLL: {metrics['NLL']}"], samples=_samples,

@@ -1,0 +1,101 @@
+"""M1+M2: M2's Gaussian likelihood and bound against torch.distributions, the stacking, a run."""
+import dataclasses
+import json
+import os
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import run_ssvae
+from codebase import evaluate, figures, models, utils
+from codebase.m1m2 import M1M2, M2
+from test_models import diag, ssvae_reference
+
+
+def gaussian_log_likelihood(a, out):
+    """log N(a; m, diag(v)), out = (m, h) with v = softplus(h) + 1e-8, by torch.distributions"""
+    m, h = out.chunk(2, dim=-1)
+    return diag(m, F.softplus(h) + 1e-8).log_prob(a)
+
+
+@pytest.fixture
+def a():
+    torch.manual_seed(0)
+    return 3 * torch.randn(8, 6, dtype=torch.float64)
+
+
+def test_m2_likelihood_is_a_diagonal_gaussian_broadcast_over_labels(a):
+    model = M2(x_dim=6, z_dim=4, hidden=20).double()
+    out = torch.randn(10, 8, 12, dtype=torch.float64)  # (labels, batch, 2 * x_dim)
+    assert torch.allclose(model.log_likelihood(a, out), gaussian_log_likelihood(a, out), rtol=1e-12)
+
+
+def test_m2_exact_sum_over_labels_equals_a_loop(a, monkeypatch):
+    torch.manual_seed(0)
+    model = M2(x_dim=6, z_dim=4, hidden=20).double()
+    eps = torch.randn(10, len(a), 4, dtype=a.dtype)
+    monkeypatch.setattr(utils, "sample_gaussian", lambda m, v: m + v.sqrt() * eps)
+    got, want = model.negative_elbo_bound(a), ssvae_reference(model, a, eps, gaussian_log_likelihood)
+    for g, w in zip(got, want):
+        assert g.item() == pytest.approx(w.item(), rel=1e-9)
+
+
+def test_m1m2_is_m2_on_m1s_code():
+    """loss: M2's loss on M1's code (the mean, or a draw from q1(a | x) with the step's noise);
+    nothing reaches M1's weights; classify reads the mean code; the pixels' decoder is M1's
+    decoder at the mean of p(a | z, y)."""
+    torch.manual_seed(0)
+    x = torch.bernoulli(torch.rand(8, 784, dtype=torch.float64))
+    yl = torch.arange(8)
+    for code in ("mean", "sample"):
+        model = M1M2(m1_z=6, z_dim=4, hidden=20, code=code).double()
+        m, v = model.m1.enc(x)
+        torch.manual_seed(1)
+        loss, _ = model.loss(x, x, yl)
+        torch.manual_seed(1)
+        if code == "sample":
+            au, al = m + v.sqrt() * torch.randn_like(m), m + v.sqrt() * torch.randn_like(m)
+        else:
+            au, al = m, m
+        assert loss.item() == pytest.approx(model.m2.loss(au, al, yl)[0].item(), rel=1e-12)
+        loss.backward()
+        assert all(p.grad is None for p in model.m1.parameters())
+        assert all(p.grad is not None for p in model.m2.parameters())
+    assert torch.equal(model.classify(x), model.m2.cls(m).argmax(-1))
+    z, y = torch.randn(8, 4, dtype=x.dtype), F.one_hot(yl, 10).to(x.dtype)
+    assert torch.equal(model.dec(z, y), model.m1.dec(model.m2.dec(z, y).chunk(2, -1)[0]))
+
+
+def test_m1m2_draws_the_ssvae_pictures_in_pixels(mnist):
+    torch.manual_seed(0)
+    model = M1M2().eval()
+    assert figures.analogies(model, mnist).shape == (3, 302, 332)  # a test image, then labels 0-9
+    assert evaluate.class_grid(model).shape == (3, 302, 602)  # a row of 20 samples per label
+
+
+def test_run_ssvae_features_m1_trains_m1_first_then_reuses_it(workdir, capsys, monkeypatch):
+    """A short M1 (20 iterations, declared here instead of 20000): the first run trains it and
+    records it as its own run, the next reuses its checkpoint, and both M2 runs train alike."""
+    spec = models.get("ssvae")
+    short = dataclasses.replace(spec, base=lambda args, seed: (
+        "vae", ["--z", "50", "--run", str(seed), "--iter_max", "20", "--iw_full", "0"], "m1") if args.features == "m1" else None)
+    monkeypatch.setitem(models.REGISTRY, "ssvae", short)
+    argv = ["--features", "m1", "--iter_max", "10", "--cw", "30"]
+    assert run_ssvae.main(argv) == 0
+    first = capsys.readouterr().out
+    assert "Training model=vae_z=50_beta=1_run=0000 first, as `python run_vae.py --z 50 --run 0 --iter_max 20 --iw_full 0`" in first
+    assert "m1: checkpoints/model=vae_z=50_beta=1_run=0000/model-00020.pt" in first
+    name = "model=m1m2_gw=1_cw=30_hidden=500_code=sample_run=0000"
+    record = json.load(open(f"logs/{name}/metrics.json"))
+    assert record["model"] == "M1M2" and record["config"]["m1"] == "model=vae_z=50_beta=1"
+    assert record["repeat"].startswith("python run_ssvae.py --iter_max 10 --cw 30.0 --features m1 --run 0")
+    assert json.load(open("logs/model=vae_z=50_beta=1_run=0000/metrics.json"))["iterations"] == 20
+    assert os.path.exists(f"logs/{name}/analogies.png") and os.path.exists(f"logs/{name}/samples.png")
+    accuracy = re.search(r"^Test set classification accuracy: (\S+)$", first, re.M)[1]
+    assert run_ssvae.main(argv + ["--overwrite"]) == 0
+    again = capsys.readouterr().out
+    assert "Training" not in again and f"Test set classification accuracy: {accuracy}" in again
+    assert run_ssvae.main(argv + ["--train", "0"]) == 0
+    assert f"Test set classification accuracy: {accuracy}" in capsys.readouterr().out
