@@ -1,9 +1,11 @@
 """Speed and memory of training and evaluation on this machine: python -m codebase.bench"""
 import argparse
 import glob
+import json
 import os
 import platform
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -37,7 +39,7 @@ def bench(spec, mnist, device, iters, warmup, checkpoint=None):
     """Times `iters` training steps (train.step) after `warmup` from a fresh model of spec's
     default configuration, then one evaluation; with checkpoint = (iteration, path), the same
     steps again from that trained model and its optimizer state, where late-training slowdowns
-    (subnormal numbers) show. Returns a row of the table."""
+    (subnormal numbers) show. Returns a dict of the figures (see ROW)."""
     defaults = spec.defaults()
     torch.manual_seed(0)
     model = spec.build(defaults).to(device)
@@ -46,17 +48,30 @@ def bench(spec, mnist, device, iters, warmup, checkpoint=None):
     spec.evaluate(model, mnist, defaults, seed=0)
     sync(device)
     seconds = time.perf_counter() - begun
-    late = "–"
+    late_rate = late_iteration = None
     if checkpoint:
         model = spec.build(defaults).to(device)
         optimizer = train.optimizer(model)
         train.load_checkpoint(checkpoint[1], model, optimizer)
-        rate_late = _rate(model, optimizer, spec.batches(mnist, 0, checkpoint[0]), iters, warmup, device)
-        late = f"{rate_late:.1f} at {checkpoint[0]}"
-    target, total = spec.bench[0], spec.iterations
-    minutes = total / rate / 60
-    return [spec.name, f"{rate:.1f}", late, f"{minutes:.1f} min for {total}",
-            f"<= {target} min: {'yes' if minutes <= target else 'NO'}", f"{seconds:.1f} s", f"{peak_rss_mb():.0f} MB"]
+        late_iteration = checkpoint[0]
+        late_rate = _rate(model, optimizer, spec.batches(mnist, 0, late_iteration), iters, warmup, device)
+    return {"model": spec.name, "rate": rate, "late_rate": late_rate, "late_iteration": late_iteration,
+            "iterations": spec.iterations, "train_minutes": spec.iterations / rate / 60,
+            "target_minutes": spec.bench[0], "eval_seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+            "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
+
+
+ROW = ["model", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)",
+       "peak RSS (< 1 GB)"]
+
+
+def _row(r):
+    """The printed row of bench's figures r."""
+    late = f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–"
+    ok = "yes" if r["train_minutes"] <= r["target_minutes"] else "NO"
+    gpu = f", GPU {r['gpu_mb']:.0f} MB" if r["gpu_mb"] is not None else ""
+    return [r["model"], f"{r['rate']:.1f}", late, f"{r['train_minutes']:.1f} min for {r['iterations']}",
+            f"<= {r['target_minutes']} min: {ok}", f"{r['eval_seconds']:.1f} s", f"{r['peak_rss_mb']:.0f} MB{gpu}"]
 
 
 def _rate(model, optimizer, stream, iters, warmup, device):
@@ -87,12 +102,16 @@ def main(argv=None):
     p.add_argument("--checkpoints", default="checkpoints",
                    help="where to find each model's newest checkpoint of its default configuration, "
                         "timed as a model late in training (none found: that column says -)")
+    p.add_argument("--record", metavar="FILE.json",
+                   help="also write the figures, with the machine, versions and commit, to this file "
+                        "(the published ones: results/bench-<machine>.json)")
     p.add_argument("--jobs-iters", type=flags.natural_int, default=1000,
                    help="VAE iterations per replicate for the --jobs 2 against --jobs 1 timing (0: skip it)")
     args = p.parse_args(argv)
     runtime.start(args.threads)  # as the run scripts do
     baseline = peak_rss_mb()
-    print(f"command: python -m codebase.bench {' '.join(sys.argv[1:] if argv is None else argv)}")
+    command = shlex.join(["python", "-m", "codebase.bench", *(sys.argv[1:] if argv is None else argv)])
+    print(f"command: {command}")
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs, {platform.platform()}")
     print(f"peak RSS after importing torch and torchvision: {baseline:.0f} MB")
@@ -102,25 +121,29 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     print(f"peak RSS after loading MNIST: {peak_rss_mb():.0f} MB")
-    rows = [["model", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)", "peak RSS (< 1 GB)"]]
+    results = []
     for name in args.models:
         spec = models.get(name)
-        rows.append(bench(spec, mnist, args.device, args.iters or spec.bench[1], args.warmup,
-                          newest_checkpoint(args.checkpoints, spec.run_name(spec.defaults()))))
-        if args.device.type == "cuda":
-            rows[-1][-1] += f", GPU {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
+        results.append(bench(spec, mnist, args.device, args.iters or spec.bench[1], args.warmup,
+                             newest_checkpoint(args.checkpoints, spec.run_name(spec.defaults()))))
+    rows = [ROW] + [_row(r) for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    if args.jobs_iters:
-        jobs_ratio(args.jobs_iters, args.data_dir)
+    record = {"command": command, **runtime.provenance(args.device), "baseline_rss_mb": baseline, "rows": results,
+              "jobs": jobs_ratio(args.jobs_iters, args.data_dir) if args.jobs_iters else None}
+    if args.record:
+        with open(args.record, "w") as f:
+            json.dump(record, f, indent=2)
+        print(f"wrote {args.record}")
     return 0
 
 
 def jobs_ratio(iters, data_dir, run=subprocess.run):
     """Wall time of two VAE replicates as two processes at once (--jobs 2) against one after the
     other in one process (--jobs 1), each run of run_vae.py timed whole, start-up included.
-    run: how a command is run (subprocess.run)"""
+    run: how a command is run (subprocess.run). Returns {"iterations", "threads" (each with --jobs 2),
+    "seconds_jobs_2", "seconds_jobs_1", "ratio"}"""
     script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run_vae.py")
     threads = max(1, (os.cpu_count() or 1) // 2)
     seconds = {}
@@ -133,6 +156,8 @@ def jobs_ratio(iters, data_dir, run=subprocess.run):
             seconds[jobs] = time.perf_counter() - begun
     print(f"VAE --runs 2, {iters} iterations each: --jobs 2 ({threads} thread{'' if threads == 1 else 's'} per process) {seconds[2]:.1f} s, "
           f"--jobs 1 (torch's {torch.get_num_threads()} threads) {seconds[1]:.1f} s: ratio {seconds[2] / seconds[1]:.2f}")
+    return {"iterations": iters, "threads": threads, "seconds_jobs_2": seconds[2], "seconds_jobs_1": seconds[1],
+            "ratio": seconds[2] / seconds[1]}
 
 
 if __name__ == "__main__":

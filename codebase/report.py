@@ -1,6 +1,7 @@
 """The results page: every run record under one or more folders, aggregated over seeds.
 
-    python -m codebase.report --logs results        # results/RESULTS.md, the published page
+    python -m codebase.report --logs results        # results/RESULTS.md, the published page,
+                                                    # and the measured tables of both READMEs
     python -m codebase.report                       # logs/RESULTS.md, over your own runs
 
 A run record is a folder <run name>/ holding the metrics.json a run script writes and its
@@ -208,10 +209,123 @@ def _bar(se):
     return 0 if math.isnan(se) else se
 
 
+README_BLOCKS = ("results", "outliers", "beta", "speed")  # <!-- name --> ... <!-- /name --> in a README
+# The README's rows: the published configurations, with their names in English and Spanish.
+LABELS = {
+    "model=vae_z=10_beta=1": ("VAE", "VAE"),
+    "model=gmvae_z=10_k=500": ("GMVAE", "GMVAE"),
+    "model=ssvae_gw=0_cw=100": ("SSVAE, 100 labels alone", "SSVAE, solo las 100 etiquetas"),
+    "model=ssvae_gw=1_cw=100": ("SSVAE, semi-supervised", "SSVAE, semisupervisado"),
+}
+WORDS = {  # the generated README text, by language: English, Spanish
+    "header": ("| model | command | seeds | metric | measured | course |",
+               "| modelo | comando | semillas | métrica | medido | curso |"),
+    "all": ("all 10000 test images", "las 10000 imágenes de test"),
+    "accuracy": ("test accuracy", "exactitud en test"),
+    "inside": ("Every mean lies inside the course's tolerance.", "Todas las medias caen dentro de la tolerancia del curso."),
+    "outside": ("Means outside the course's tolerance: {}.", "Medias fuera de la tolerancia del curso: {}."),
+    "seeds": ("Single seeds outside it: {}.", "Semillas sueltas fuera de ella: {}."),
+    "seed": ("{} seed {}: {}", "{}, semilla {}: {}"),
+    "beta": ("| β | seeds | KL | Rec | NELBO | IWAE-1000 |", "| β | semillas | KL | Rec | NELBO | IWAE-1000 |"),
+    "jobs": ("{} ({}): two VAE replicates of {} iterations took {:.1f} s with `--jobs 2` ({} thread each) and "
+             "{:.1f} s with `--jobs 1`, a ratio of {:.2f}, start-up and evaluation included.",
+             "{} ({}): dos réplicas del VAE de {} iteraciones tardaron {:.1f} s con `--jobs 2` ({} hilo cada una) y "
+             "{:.1f} s con `--jobs 1`, una razón de {:.2f}, arranque y evaluación incluidos."),
+    "speed": ("| CPU or GPU, threads | date | model | it/s | late it/s, at iteration | training | evaluation | peak RSS |",
+              "| CPU o GPU, hilos | fecha | modelo | it/s | it/s tarde, en la iteración | entrenamiento | evaluación | RSS máximo |"),
+}
+
+
+def _word(key, lang):
+    return WORDS[key][lang == "es"]
+
+
+def readme_blocks(groups, benches, lang="en"):
+    """The README's measured tables, made from the records: {block name: Markdown}.
+
+    groups: aggregate(...) of the published records; benches: the benchmark's records
+    (results/bench*.json); lang: "en" or "es"
+    """
+    course = [(n, LABELS[n]) for n in LABELS if n in groups]
+    rows = [_word("header", lang), "| --- | --- | --- | --- | --- | --- |"]
+    for name, label in course:
+        g = groups[name]
+        cells = [label[lang == "es"], "; ".join(f"`{c}`" for c in g["commands"]), str(g["n"])]
+        for i, (metric, keys) in enumerate(_readme_rows(g, lang)):
+            means = [g["metrics"][k] for k in keys]
+            measured = " / ".join(fmt(m, se, _digits(k)) for (m, se), k in zip(means, keys))
+            expected = [_expected(name).get(k) for k in keys]
+            course_cell = " / ".join(f"{e[0]} ± {e[1]}" for e in expected) if all(expected) else "–"
+            rows.append("| " + " | ".join((cells if i == 0 else ["", "", ""]) + [metric, measured, course_cell]) + " |")
+    means, seeds = [], []
+    for name, label in course:
+        g, label = groups[name], label[lang == "es"]
+        by_seed = defaultdict(list)
+        for k, (value, tolerance) in _expected(name).items():
+            inside = lambda v: value - tolerance <= v <= value + tolerance  # noqa: E731
+            for seed, v in zip(g["seeds"], g["values"][k]):
+                if not inside(v):
+                    by_seed[seed].append(k)
+            if not inside(g["metrics"][k][0]):
+                means.append(f"{label} {k}")
+        seeds += [_word("seed", lang).format(label, seed, ", ".join(ks)) for seed, ks in sorted(by_seed.items())]
+    said = _word("outside", lang).format(", ".join(means)) if means else _word("inside", lang)
+    blocks = {"results": "\n".join(rows),
+              "outliers": said + (" " + _word("seeds", lang).format("; ".join(seeds)) if seeds else "")}
+    betas = beta_table(groups)
+    blocks["beta"] = "\n".join([_word("beta", lang), "| --- | --- | --- | --- | --- | --- |"] + [
+        f"| {b:g} | {g['n']} | " + " | ".join(fmt(*g["metrics"][k]) for k in ("KL", "Rec", "NELBO", "IWAE-1000")) + " |"
+        for b, g in sorted(betas.items())])
+    speed = [_word("speed", lang), "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for b in benches:
+        where = f"{b['cpu'] if b['device'] == 'cpu' else b['device']}, {b['threads']}"
+        for r in b["rows"]:
+            speed.append(f"| {where} | {b['date'][:10]} | {r['model']} | {r['rate']:.1f} | "
+                         + (f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–")
+                         + f" | {r['train_minutes']:.1f} min | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
+    for b in benches:
+        if b.get("jobs"):
+            j = b["jobs"]
+            speed.append("")
+            speed.append(_word("jobs", lang).format(b["cpu"], b["date"][:10], j["iterations"], j["seconds_jobs_2"],
+                                                    j["threads"], j["seconds_jobs_1"], j["ratio"]))
+    blocks["speed"] = "\n".join(speed)
+    return blocks
+
+
+def _readme_rows(g, lang):
+    """[(metric label, metric keys)] of a configuration's rows in the README's table."""
+    if "accuracy" in g["metrics"]:
+        return [(_word("accuracy", lang), ["accuracy"])]
+    rows = [("NELBO / KL / Rec", ["NELBO", "KL", "Rec"]),
+            ("IWAE-1 / 10 / 100 / 1000", ["IWAE-1", "IWAE-10", "IWAE-100", "IWAE-1000"])]
+    full = [k for k in ("full/NELBO", "full/IWAE-100") if k in g["metrics"]]
+    return rows + ([(f"{_word('all', lang)}: NELBO / IWAE-100", full)] if full else [])
+
+
+def load_benches(folder):
+    """The benchmark's records, folder/bench*.json, oldest first."""
+    benches = []
+    for path in sorted(glob.glob(os.path.join(folder, "bench*.json"))):
+        with open(path) as f:
+            benches.append(json.load(f))
+    return sorted(benches, key=lambda b: b["date"])
+
+
+def fill(text, blocks):
+    """text with each <!-- name --> ... <!-- /name --> span's inside replaced by blocks[name]."""
+    for name, block in blocks.items():
+        text = re.sub(rf"(<!-- {name} -->\n)(?:.*?\n)?(<!-- /{name} -->)", lambda m: f"{m[1]}{block}\n{m[2]}", text,
+                      flags=re.S)
+    return text
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--logs", nargs="+", default=["logs"], help="folders holding one folder per run")
     p.add_argument("--out", help="the page (default: <first --logs folder>/RESULTS.md)")
+    p.add_argument("--readme", nargs="*", default=[], metavar="FILE",
+                   help="READMEs whose measured tables to rewrite from these records (FILE.es.md: in Spanish)")
     args = p.parse_args(argv)
     out = args.out or os.path.join(args.logs[0], "RESULTS.md")
     records = load(args.logs)
@@ -229,6 +343,12 @@ def main(argv=None):
     with open(out, "w") as f:
         f.write(render(groups, out_dir, command))
     print(f"wrote {out} ({len(records)} runs)")
+    for path in args.readme:
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(fill(text, readme_blocks(groups, load_benches(args.logs[0]), "es" if path.endswith(".es.md") else "en")))
+        print(f"wrote the measured tables of {path}")
     return 0
 
 

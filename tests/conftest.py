@@ -1,4 +1,5 @@
-"""Shared fixtures. The tests read MNIST from $MNIST_DATA_DIR, else from ../shared/data."""
+"""Shared fixtures. The tests read MNIST where the run scripts do: from $MNIST_DATA_DIR, else from
+./data (downloaded there on first use), taken from the folder pytest starts in."""
 import os
 import pathlib
 import sys
@@ -7,7 +8,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA_DIR = os.environ.get("MNIST_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+DATA_DIR = os.path.abspath(os.environ.get("MNIST_DATA_DIR", "data"))  # as data.default_dir(), fixed
 
 
 @pytest.fixture(scope="session")

@@ -99,5 +99,34 @@ def test_published_page_matches_its_records():
     """results/RESULTS.md is exactly what the report makes of the records committed beside it."""
     folder = ROOT / "results"
     groups = report.aggregate(report.load([str(folder)]))
-    want = report.render(groups, str(folder), "python -m codebase.report --logs results")
-    assert (folder / "RESULTS.md").read_text() == want, "rebuild it: python -m codebase.report --logs results"
+    command = "python -m codebase.report --logs results --readme README.md README.es.md"
+    want = report.render(groups, str(folder), command)
+    assert (folder / "RESULTS.md").read_text() == want, f"rebuild it: {command}"
+
+
+@pytest.mark.parametrize("readme, lang, blocks", [("README.md", "en", report.README_BLOCKS),
+                                                  ("README.es.md", "es", ("results", "outliers", "beta"))])
+def test_the_readmes_measured_tables_are_what_the_records_make(readme, lang, blocks):
+    text = (ROOT / readme).read_text()
+    for name in blocks:
+        assert text.count(f"<!-- {name} -->") == 1 and text.count(f"<!-- /{name} -->") == 1
+    groups = report.aggregate(report.load([str(ROOT / "results")]))
+    made = report.readme_blocks(groups, report.load_benches(str(ROOT / "results")), lang)
+    assert report.fill(text, made) == text, "rebuild: python -m codebase.report --logs results --readme README.md README.es.md"
+    assert made["results"] in text and made["outliers"] in text
+
+
+def test_readme_blocks_say_which_seeds_and_means_fall_outside(tmp_path):
+    for seed, nelbo in enumerate([99.0, 100.0, 104.0]):
+        write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(nelbo))
+    groups = report.aggregate(report.load([str(tmp_path)]))
+    blocks = report.readme_blocks(groups, [], "en")
+    # Every metric is 99, 100, 104 here: NELBO's 100 ± 2 and IWAE-1's 99 ± 2.5 hold the mean 101
+    # and seeds 0 and 1; the other bounds hold neither the mean nor seed 1.
+    assert blocks["outliers"].startswith("Means outside the course's tolerance: VAE KL, VAE Rec, VAE IWAE-10, "
+                                         "VAE IWAE-100, VAE IWAE-1000. Single seeds outside it: VAE seed 0: KL, ")
+    assert "; VAE seed 1: KL, Rec, IWAE-10, IWAE-100, IWAE-1000; VAE seed 2: NELBO, KL, Rec, IWAE-1," in blocks["outliers"]
+    assert f"| VAE | `python run_vae.py --run 0`; `python run_vae.py --run 1`; `python run_vae.py --run 2` | 3 | NELBO / KL / Rec |" in blocks["results"]
+    for old in ("", "old\n", "old\nlines\n"):
+        text = f"a\n<!-- beta -->\n{old}<!-- /beta -->\nb\n"
+        assert report.fill(text, {"beta": "new\nlines"}) == "a\n<!-- beta -->\nnew\nlines\n<!-- /beta -->\nb\n"
