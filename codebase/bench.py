@@ -57,7 +57,7 @@ def bench(spec, mnist, device, iters, warmup, checkpoint=None):
         late_rate = _rate(model, optimizer, spec.batches(mnist, 0, late_iteration), iters, warmup, device)
     return {"model": spec.name, "rate": rate, "late_rate": late_rate, "late_iteration": late_iteration,
             "iterations": spec.iterations, "train_minutes": spec.iterations / rate / 60,
-            "target_minutes": spec.bench[0], "eval_seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+            "target_minutes": spec.bench_minutes, "eval_seconds": seconds, "peak_rss_mb": peak_rss_mb(),
             "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
 
 
@@ -124,7 +124,7 @@ def main(argv=None):
     results = []
     for name in args.models:
         spec = models.get(name)
-        results.append(bench(spec, mnist, args.device, args.iters or spec.bench[1], args.warmup,
+        results.append(bench(spec, mnist, args.device, args.iters or spec.bench_iters, args.warmup,
                              newest_checkpoint(args.checkpoints, spec.run_name(spec.defaults()))))
     rows = [ROW] + [_row(r) for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

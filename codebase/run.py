@@ -21,9 +21,9 @@ def main(name, argv=None):
     """
     spec = models.get(name)
     args = flags.parse(spec, argv)
-    base = spec.run_name(args)
+    prefix = spec.run_name(args)
     seeds = range(args.run, args.run + args.runs)
-    names = [f"{base}_run={seed:04d}" for seed in seeds]
+    names = [f"{prefix}_run={seed:04d}" for seed in seeds]
     try:
         with contextlib.ExitStack() as held:
             # Every replicate is locked and its folders checked before anything trains.
@@ -100,8 +100,9 @@ def one(spec, args, name, seed, resume_from, mnist):
     torch.manual_seed(seed)
     model = spec.build(args).to(args.device)
     undrawn = spec.undrawn(model.config)
-    if args.train and not resume_from and spec.base(args, seed):
-        _base(spec.base(args, seed), args, seed, model, mnist)
+    base = spec.base(args, seed) if args.train and not resume_from else None
+    if base:
+        _base(base, args, seed, model, mnist)
     if args.train:
         optimizer = train.optimizer(model)
         if not resume_from:  # _check let an existing run through only with --overwrite

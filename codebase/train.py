@@ -58,6 +58,16 @@ def read_checkpoint(path, hint, device="cpu", keys=("state_dict", "config", "ite
     return state
 
 
+def load_weights(model, state_dict, path):
+    """model.load_state_dict(state_dict), with UserError when the tensors do not fit the model."""
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as e:
+        detail = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e))
+        raise UserError(f"{path} does not fit this model ({detail.rstrip('.')}); delete it, or train "
+                        "afresh with --overwrite") from None
+
+
 def load_checkpoint(path, model, optimizer=None):
     """Load weights into model (and, given an optimizer, its state and the RNG state too).
 
@@ -76,7 +86,7 @@ def load_checkpoint(path, model, optimizer=None):
     if diff:
         said = ", ".join(f"{k}={a} (this run: {b})" for k, (a, b) in diff.items())
         raise UserError(f"{path} was trained with {said}; pass matching flags")
-    model.load_state_dict(state["state_dict"])
+    load_weights(model, state["state_dict"], path)
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])

@@ -175,7 +175,8 @@ def test_command_writes_into_logs_by_default(workdir):
     ({"model": "PixelCNN", "config": {}, "state_dict": {}}, "holds a model 'PixelCNN'"),
     ({"model": "SSVAE", "config": {"gen_weight": 0.0}, "state_dict": SSVAE(gen_weight=0.0).state_dict()},
      "with -gw 0 only the classifier trains"),
-], ids=["empty", "corrupt", "unknown model", "untrained decoder"])
+    ({"model": "VAE", "config": {"z_dim": 3}, "state_dict": VAE(z_dim=4).state_dict()}, "does not fit this model"),
+], ids=["empty", "corrupt", "unknown model", "untrained decoder", "other shapes"])
 def test_command_errors_are_one_line(content, message, tmp_path, capsys):
     path = tmp_path / "model-00001.pt"
     if isinstance(content, bytes):

@@ -105,6 +105,9 @@ def test_same_run_reproduces_its_metrics(workdir, capsys):
     (run_vae, ["--device", "tpu9"], "unknown device 'tpu9'"),
     (run_vae, ["--device", "cuda:7"], "device 'cuda:7' is not available here"),
     (run_vae, ["--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
+    (run_vae, ["--resume", "--train", "0"], "--resume and --overwrite go with --train 1"),
+    (run_gmvae, ["--overwrite", "--train", "0"], "--resume and --overwrite go with --train 1"),
+    (run_ssvae, ["--code", "mean"], "--code and --hidden go with --features m1"),
 ])
 def test_bad_flags_get_one_line(workdir, capsys, script, argv, said):
     with pytest.raises(SystemExit) as e:
@@ -221,3 +224,14 @@ def test_a_record_says_which_code_made_it_and_repeats_bit_for_bit(workdir, capsy
     assert run_vae.main(shlex.split(record["repeat"])[2:]) == 0
     again = json.load(open("logs/model=vae_z=3_beta=1_run=0001/metrics.json"))
     assert again["metrics"] == record["metrics"]
+
+
+def test_a_checkpoint_of_the_right_configuration_but_other_shapes_is_one_line(workdir, capsys):
+    run_vae.main(["--iw_full", "0", "--iter_max", "3"])
+    path = f"checkpoints/{VAE}/model-00003.pt"
+    state = torch.load(path, weights_only=True)
+    state["state_dict"]["dec.net.3.bias"] = torch.zeros(5)  # 784 logits expected
+    torch.save(state, path)
+    capsys.readouterr()
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "3", "--train", "0"]) == 2
+    assert "does not fit this model (size mismatch for dec.net.3.bias" in error_line(capsys)
