@@ -25,6 +25,10 @@ def test_mnist_in_memory(mnist):
     assert torch.equal(data.load_mnist(DATA_DIR).test_binary, mnist.test_binary)
 
 
+# The fingerprints below were computed once with the course's own code (CS236 HW2's data loader):
+# its hand-picked indices per class into torchvision's MNIST, and for the test subset its one-off
+# binarization, numpy's np.random.seed(0) then np.random.binomial(1, grey / 255); not with this
+# project's code, which they check.
 def test_course_test_subset(mnist):
     """The course's 100 bound images, binarized as the course does (reference from the course)."""
     assert mnist.test_subset.shape == (100, 784) and mnist.test_subset.sum().item() == 10257

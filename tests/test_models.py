@@ -108,6 +108,26 @@ def test_beta_weights_the_kl_in_the_loss_only(x):
     assert summaries["gen/elbo"].item() == pytest.approx(-nelbo.item())
 
 
+def test_vae_samples_z_from_a_standard_normal():
+    torch.manual_seed(0)
+    z = VAE(z_dim=4).sample_z(50000)
+    assert z.shape == (50000, 4)
+    assert z.mean().abs() < 0.01 and (z.var() - 1).abs() < 0.01
+    assert (z < -1).float().mean().item() == pytest.approx(Normal(0.0, 1.0).cdf(torch.tensor(-1.0)).item(), abs=0.005)
+
+
+def test_ssvae_samples_x_given_each_label():
+    """sample_sigmoid(y) is sigmoid(decoder(z, one_hot(y))) with z ~ N(0, I): the label is used."""
+    model = SSVAE(z_dim=8).double()
+    y = torch.arange(10).repeat(2)
+    torch.manual_seed(3)
+    got = model.sample_sigmoid(y)
+    torch.manual_seed(3)
+    z = torch.randn(len(y), 8, dtype=torch.float64)
+    assert torch.allclose(got, torch.sigmoid(model.dec(z, F.one_hot(y, 10).double())), rtol=1e-12)
+    assert not torch.allclose(got, torch.sigmoid(model.dec(z, torch.zeros(len(y), 10, dtype=torch.float64))))
+
+
 def test_samples():
     for model in (VAE(), GMVAE(k=5)):
         x = model.sample_x(7)
@@ -214,4 +234,6 @@ def test_short_semisupervised_training_beats_supervised_alone(mnist):
         model = SSVAE(gen_weight=gw)
         train_steps(model, data.semisupervised(mnist, seed=0), 1000)
         accuracy[gw] = evaluate.accuracy(model, mnist)["accuracy"]
-    assert 0.5 < accuracy[0] < accuracy[1] - 0.005, accuracy  # measured: 0.772 < 0.790
+    # Measured 0.772 against 0.790 on one CPU; only the order is asked, not the 0.018 between them,
+    # which moves with the CPU model and thread count.
+    assert 0.5 < accuracy[0] < accuracy[1], accuracy

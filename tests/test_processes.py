@@ -104,3 +104,19 @@ def test_a_failing_replicate_stops_the_others_and_is_reported_once(tmp_path):
     saved = sorted(os.listdir(tmp_path / "checkpoints" / VAE))
     assert saved[0] == "model-00020.pt" and len(saved) == 2 and saved[1] != "model-100000.pt"
     assert ("warning: 2 training processes use 4 threads on" in err) == (4 > os.cpu_count())
+
+
+def test_sigterm_to_the_parent_of_jobs_reaches_every_replicate(tmp_path):
+    """With --jobs, a SIGTERM (or Ctrl-C) to the parent is passed on: each replicate saves a
+    checkpoint where it is, and the parent exits as the signal asks, naming --resume."""
+    parent = start(tmp_path, "--iter_max", "100000", "--iter_save", "100000", "--runs", "2", "--jobs", "2",
+                   "--threads", "1")
+    for seed in (0, 1):
+        wait_for(tmp_path / "logs" / f"model=vae_z=10_beta=1_run={seed:04d}" / "events.out.tfevents")
+    time.sleep(0.5)  # past the moment a replicate's training loop takes over SIGTERM
+    parent.send_signal(signal.SIGTERM)
+    code, _, err = finish(parent)
+    assert code == 143 and "the replicates saved checkpoints" in err and "--resume" in err
+    for seed in (0, 1):
+        (saved,) = os.listdir(tmp_path / "checkpoints" / f"model=vae_z=10_beta=1_run={seed:04d}")
+        assert saved.startswith("model-") and saved != "model-100000.pt"

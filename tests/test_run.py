@@ -1,6 +1,7 @@
 """The run scripts end to end, as a user runs them: output, files, errors, overwrite and resume."""
 import dataclasses
 import json
+import math
 import os
 import platform
 import re
@@ -20,6 +21,7 @@ import run_gmvae
 import run_ssvae
 import run_vae
 from codebase import data, models
+from codebase.vae import VAE as VAEModel
 
 FLOAT = r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)"
 VAE = "model=vae_z=10_beta=1_run=0000"
@@ -193,6 +195,48 @@ def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monk
     resumed = capsys.readouterr().out
     assert "Resuming" in resumed
     assert resumed.splitlines()[-5:] == straight.splitlines()[-5:]
+
+
+def test_a_resumed_run_adds_its_training_time_to_the_checkpoints(workdir, capsys):
+    run_vae.main(["--iw_full", "0", "--iter_max", "10"])
+    path = f"checkpoints/{VAE}/model-00010.pt"
+    state = torch.load(path, weights_only=True)
+    state["seconds"] = 1000.0  # as if the first 10 iterations had taken 1000 s
+    torch.save(state, path)
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "20", "--resume"]) == 0
+    seconds = json.load(open(f"logs/{VAE}/metrics.json"))["train_seconds"]
+    assert 1000 < seconds < 1000 + 60
+    assert torch.load(f"checkpoints/{VAE}/model-00020.pt", weights_only=True)["seconds"] == pytest.approx(seconds)
+
+
+def test_the_tensorboard_scalars_are_the_losses_of_their_iterations(workdir):
+    """Every 50 iterations: train/loss = Rec + beta KL, gen/elbo = -(KL + Rec), of that minibatch."""
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "100", "--beta", "2"]) == 0
+    events = EventAccumulator("logs/model=vae_z=10_beta=2_run=0000", size_guidance={"scalars": 0})
+    events.Reload()
+    scalars = {tag: {e.step: e.value for e in events.Scalars(tag)} for tag in events.Tags()["scalars"]}
+    assert set(scalars) == {"train/loss", "gen/elbo", "gen/kl_z", "gen/rec"}
+    assert all(list(v) == [50, 100] for v in scalars.values())
+    for i in (50, 100):
+        kl, rec = scalars["gen/kl_z"][i], scalars["gen/rec"][i]
+        assert 0 < kl < rec and scalars["train/loss"][i] == pytest.approx(rec + 2 * kl, rel=1e-5)
+        assert scalars["gen/elbo"][i] == pytest.approx(-(kl + rec), rel=1e-5)
+    # the logged loss is the loss at that iteration: lower late than early, as training proceeds
+    assert scalars["train/loss"][100] < scalars["train/loss"][50]
+
+
+def test_a_non_finite_loss_stops_the_run_script_in_one_line(workdir, capsys, monkeypatch):
+    class Exploding(VAEModel):
+        def loss(self, x):
+            self.steps = getattr(self, "steps", 0) + 1
+            loss, summaries = super().loss(x)
+            return (loss * math.nan if self.steps == 7 else loss), summaries
+
+    spec = models.get("vae")
+    monkeypatch.setitem(models.REGISTRY, "vae", dataclasses.replace(spec, build=lambda args: Exploding(args.z)))
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "20", "--iter_save", "5"]) == 2
+    assert "the loss became nan at iteration 7; training stopped; last good checkpoint: " in error_line(capsys)
+    assert os.listdir(f"checkpoints/{VAE}") == ["model-00005.pt"] and not os.path.exists(f"logs/{VAE}/metrics.json")
 
 
 def test_resume_without_a_checkpoint(workdir, capsys):
