@@ -206,7 +206,7 @@ def test_a_resumed_run_adds_its_training_time_to_the_checkpoints(workdir, capsys
     assert run_vae.main(["--iw_full", "0", "--iter_max", "20", "--resume"]) == 0
     seconds = json.load(open(f"logs/{VAE}/metrics.json"))["train_seconds"]
     assert 1000 < seconds < 1000 + 60
-    assert torch.load(f"checkpoints/{VAE}/model-00020.pt", weights_only=True)["seconds"] == pytest.approx(seconds)
+    assert 1000 < torch.load(f"checkpoints/{VAE}/model-00020.pt", weights_only=True)["seconds"] <= seconds
 
 
 def test_the_tensorboard_scalars_are_the_losses_of_their_iterations(workdir):
