@@ -110,8 +110,11 @@ def parallel(args, names, seeds):
                 out.seek(0), err.seek(0)
                 print(out.read(), end="", flush=True)
                 if child.returncode and not (failure or stop.received):
-                    lines = err.read().strip().splitlines() or ["(no message)"]
-                    failure = (name, lines[-1].removeprefix("error: "), child.returncode)
+                    if child.returncode < 0:  # ended by a signal, as a shell reports it: 128 + its number
+                        failure = (name, f"killed by {signal.Signals(-child.returncode).name}", 128 - child.returncode)
+                    else:
+                        lines = err.read().strip().splitlines() or ["(no message)"]
+                        failure = (name, lines[-1].removeprefix("error: "), child.returncode)
                     for other in running:
                         other.send_signal(signal.SIGTERM)
             if stop.received and not forwarded:
@@ -124,7 +127,7 @@ def parallel(args, names, seeds):
                                 "run the same command with --resume to continue", stop.received)
     if failure:
         e = UserError(f"replicate {failure[0]} failed: {failure[1]}")
-        e.exit_code = failure[2] if failure[2] > 0 else 1
+        e.exit_code = failure[2]
         raise e
     return [_read_metrics(n) for n in names]
 

@@ -126,33 +126,32 @@ def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, sta
     last good checkpoint) and Interrupted on Ctrl-C or SIGTERM (after saving one).
     """
     model.train()
-    writer = SummaryWriter(log_dir, purge_step=start + 1 if start else None)
     begun = time.perf_counter() - seconds
     last = None
-    try:
-        with runtime.StopOnSignal() as stop, tqdm(total=iter_max, initial=start, dynamic_ncols=True) as bar:
-            for i in range(start + 1, iter_max + 1):
-                loss, summaries = step(model, optimizer, next(batches))
-                if not torch.isfinite(loss):
-                    raise UserError(
-                        f"the loss became {loss.item()} at iteration {i}; training stopped; last good "
-                        f"checkpoint: {last or 'none'}")
-                bar.update()
-                if i % LOG_EVERY == 0:
-                    bar.set_postfix(loss=f"{loss.item():.2f}")
-                    for tag, value in summaries.items():
-                        writer.add_scalar(tag, value.item(), i)
-                if i % iter_save == 0 or i == iter_max or stop.received:
-                    last = checkpoint_path(ckpt_dir, i)
-                    save_checkpoint(last, model, optimizer, i, time.perf_counter() - begun)
-                    if images:
-                        log_images(writer, images, model, i)
-                if stop.received:
-                    raise runtime.Interrupted(f"{signal.Signals(stop.received).name} at iteration {i}: saved "
-                                              f"{last}; run the same command with --resume to continue",
-                                              stop.received)
-    finally:
-        writer.close()
+    # The signals are taken over before the TensorBoard file appears: once it is there, Ctrl-C or
+    # SIGTERM saves a checkpoint.
+    with runtime.StopOnSignal() as stop, SummaryWriter(log_dir, purge_step=start + 1 if start else None) as writer, \
+            tqdm(total=iter_max, initial=start, dynamic_ncols=True) as bar:
+        for i in range(start + 1, iter_max + 1):
+            loss, summaries = step(model, optimizer, next(batches))
+            if not torch.isfinite(loss):
+                raise UserError(
+                    f"the loss became {loss.item()} at iteration {i}; training stopped; last good "
+                    f"checkpoint: {last or 'none'}")
+            bar.update()
+            if i % LOG_EVERY == 0:
+                bar.set_postfix(loss=f"{loss.item():.2f}")
+                for tag, value in summaries.items():
+                    writer.add_scalar(tag, value.item(), i)
+            if i % iter_save == 0 or i == iter_max or stop.received:
+                last = checkpoint_path(ckpt_dir, i)
+                save_checkpoint(last, model, optimizer, i, time.perf_counter() - begun)
+                if images:
+                    log_images(writer, images, model, i)
+            if stop.received:
+                raise runtime.Interrupted(f"{signal.Signals(stop.received).name} at iteration {i}: saved "
+                                          f"{last}; run the same command with --resume to continue",
+                                          stop.received)
     return time.perf_counter() - begun
 
 

@@ -75,15 +75,31 @@ def test_iwae_against_a_hand_built_reference(make, x):
     assert niwae.item() == pytest.approx(want.item(), rel=1e-9)
 
 
+def log_p_x_by_quadrature(model, x, width=8.0, points=101):
+    """log p(x) = log of the integral of p(x | z) p(z) over z, for a VAE with z in 2-d: the sum
+    over a grid of points x points on [-width, width]^2 (the trapezoid rule, its border negligible).
+
+    x: tensor: (batch, 784) -> tensor: (batch,)"""
+    g = torch.linspace(-width, width, points, dtype=x.dtype)
+    z = torch.cartesian_prod(g, g)
+    log_joint = torch.cat([Bernoulli(logits=model.dec(c)).log_prob(x.unsqueeze(1)).sum(-1)
+                           for c in torch.split(z, 5000)], 1) + Normal(0.0, 1.0).log_prob(z).sum(-1)
+    return torch.logsumexp(log_joint, 1) + 2 * math.log(g[1] - g[0])
+
+
 @torch.no_grad()
-def test_iwae_tightens_with_more_samples_and_iwae_1_is_the_elbo(x):
+def test_iwae_tightens_towards_log_p_x_and_iwae_1_is_the_elbo(x):
+    """-log p(x) by quadrature (z in 2-d) <= IWAE-k <= IWAE-1 = ELBO, IWAE-k falling towards
+    -log p(x) as k grows (expectations; estimated from 20 copies of 8 images)."""
     torch.manual_seed(0)
-    model = VAE().double()
+    model = VAE(z_dim=2).double()
+    nll = -log_p_x_by_quadrature(model, x).mean().item()
     torch.manual_seed(1)
-    nelbo = model.negative_elbo_bound(utils.duplicate(x, 2000))[0]
-    iwae = [model.negative_iwae_bound(utils.duplicate(x, 20), k)[0] for k in (1, 10, 100)]
-    assert iwae[0].item() == pytest.approx(nelbo.item(), rel=2e-3)
-    assert iwae[0] > iwae[1] > iwae[2]
+    nelbo = model.negative_elbo_bound(utils.duplicate(x, 2000))[0].item()
+    iwae = [model.negative_iwae_bound(utils.duplicate(x, 20), k)[0].item() for k in (1, 10, 100)]
+    # Measured: nll 545.075, NELBO 545.899; IWAE-1, 10, 100: 546.007, 545.174, 545.074.
+    assert iwae[0] == pytest.approx(nelbo, rel=2e-3)
+    assert iwae[0] > iwae[1] > iwae[2] > nll - 0.02 and iwae[2] - nll < 0.1 < nelbo - nll
 
 
 @pytest.mark.parametrize("make", [VAE, lambda: GMVAE(k=20)])
@@ -215,14 +231,18 @@ def train_steps(model, stream, steps):
         optimizer.step()
 
 
-@pytest.mark.parametrize("make, steps", [(VAE, 300), (lambda: GMVAE(k=50), 200)])
-def test_short_training_lowers_the_test_bound(mnist, make, steps):
+@pytest.mark.parametrize("make, steps, ceiling", [(VAE, 300, 155), (lambda: GMVAE(k=50), 200, 175)])
+def test_short_training_lowers_the_test_bound(mnist, make, steps, ceiling):
+    """From about 784 log 2 nats (a decoder near p = 1/2 everywhere) to below `ceiling` (measured
+    on one CPU: VAE 145.0, GMVAE 162.4), with a KL that grew from near 0 as z came into use."""
     torch.manual_seed(0)
     model = make()
-    before = evaluate.bounds(model, mnist, repeats=10, iws=(), full_iw=0)["NELBO"]
+    before = evaluate.bounds(model, mnist, repeats=10, iws=(), full_iw=0)
     train_steps(model, data.unsupervised(mnist, seed=0), steps)
-    after = evaluate.bounds(model, mnist, repeats=10, iws=(), full_iw=0)["NELBO"]
-    assert before > 500 and after < 200
+    after = evaluate.bounds(model, mnist, repeats=10, iws=(), full_iw=0)
+    assert before["Rec"] == pytest.approx(784 * math.log(2), rel=0.01) and 0 <= before["KL"] < 1
+    assert after["NELBO"] < ceiling and 5 < after["KL"] < 20
+    assert after["NELBO"] == pytest.approx(after["KL"] + after["Rec"], rel=1e-5)
 
 
 def test_short_semisupervised_training_beats_supervised_alone(mnist):
