@@ -35,15 +35,15 @@ def newest_checkpoint(folder, run_name):
     return max(found, default=None)
 
 
-def bench(spec, mnist, device, iters, warmup, checkpoint=None):
-    """Times `iters` training steps (train.step) after `warmup` from a fresh model of spec's
-    default configuration, then one evaluation; with checkpoint = (iteration, path), the same
-    steps again from that trained model and its optimizer state, where late-training slowdowns
-    (subnormal numbers) show. Returns a dict of the figures (see ROW)."""
+def bench(spec, mnist, device, iters, warmup, checkpoint=None, precision="fp32"):
+    """Times `iters` training steps (train.step, its products in `precision`) after `warmup` from a
+    fresh model of spec's default configuration, then one evaluation (float32); with checkpoint =
+    (iteration, path), the same steps again from that trained model and its optimizer state, where
+    late-training slowdowns (subnormal numbers) show. Returns a dict of the figures (see ROW)."""
     defaults = spec.defaults()
     torch.manual_seed(0)
     model = spec.build(defaults).to(device)
-    rate = _rate(model, train.optimizer(model), spec.batches(mnist, 0, 0), iters, warmup, device)
+    rate = _rate(model, train.optimizer(model), spec.batches(mnist, 0, 0), iters, warmup, device, precision)
     begun = time.perf_counter()
     spec.evaluate(model, mnist, defaults, seed=0)
     sync(device)
@@ -54,14 +54,14 @@ def bench(spec, mnist, device, iters, warmup, checkpoint=None):
         optimizer = train.optimizer(model)
         train.load_checkpoint(checkpoint[1], model, optimizer)
         late_iteration = checkpoint[0]
-        late_rate = _rate(model, optimizer, spec.batches(mnist, 0, late_iteration), iters, warmup, device)
-    return {"model": spec.name, "rate": rate, "late_rate": late_rate, "late_iteration": late_iteration,
+        late_rate = _rate(model, optimizer, spec.batches(mnist, 0, late_iteration), iters, warmup, device, precision)
+    return {"model": spec.name, "precision": precision, "rate": rate, "late_rate": late_rate, "late_iteration": late_iteration,
             "iterations": spec.iterations, "train_minutes": spec.iterations / rate / 60,
             "target_minutes": spec.bench_minutes, "eval_seconds": seconds, "peak_rss_mb": peak_rss_mb(),
             "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
 
 
-ROW = ["model", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)",
+ROW = ["model", "precision", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)",
        "peak RSS (< 1 GB)"]
 
 
@@ -70,16 +70,16 @@ def _row(r):
     late = f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–"
     ok = "yes" if r["train_minutes"] <= r["target_minutes"] else "NO"
     gpu = f", GPU {r['gpu_mb']:.0f} MB" if r["gpu_mb"] is not None else ""
-    return [r["model"], f"{r['rate']:.1f}", late, f"{r['train_minutes']:.1f} min for {r['iterations']}",
+    return [r["model"], r["precision"], f"{r['rate']:.1f}", late, f"{r['train_minutes']:.1f} min for {r['iterations']}",
             f"<= {r['target_minutes']} min: {ok}", f"{r['eval_seconds']:.1f} s", f"{r['peak_rss_mb']:.0f} MB{gpu}"]
 
 
-def _rate(model, optimizer, stream, iters, warmup, device):
+def _rate(model, optimizer, stream, iters, warmup, device, precision):
     """The median steps per second over WINDOWS windows of iters // WINDOWS steps, after warmup."""
 
     def steps(n):
         for _ in range(n):
-            train.step(model, optimizer, next(stream))
+            train.step(model, optimizer, next(stream), precision)
         sync(device)
 
     steps(warmup)
@@ -98,6 +98,8 @@ def main(argv=None):
     p.add_argument("--warmup", type=flags.natural_int, default=10)
     p.add_argument("--device", type=flags.device, default="auto")
     p.add_argument("--threads", type=flags.positive_int, help="torch threads (default: torch's)")
+    p.add_argument("--precision", nargs="+", choices=("fp32", "bf16"),
+                   help="the training steps' products (default: fp32, and bf16 where the device has it)")
     p.add_argument("--data-dir", default=data.default_dir())
     p.add_argument("--checkpoints", default="checkpoints",
                    help="where to find each model's newest checkpoint of its default configuration, "
@@ -109,6 +111,9 @@ def main(argv=None):
                    help="VAE iterations per replicate for the --jobs 2 against --jobs 1 timing (0: skip it)")
     args = p.parse_args(argv)
     runtime.start(args.threads)  # as the run scripts do
+    precisions = args.precision or ["fp32"] + ([] if runtime.no_bf16(args.device) else ["bf16"])
+    if "bf16" in precisions and runtime.no_bf16(args.device):
+        p.error(f"--precision bf16: {runtime.no_bf16(args.device)}")
     baseline = peak_rss_mb()
     command = shlex.join(["python", "-m", "codebase.bench", *(sys.argv[1:] if argv is None else argv)])
     print(f"command: {command}")
@@ -124,8 +129,9 @@ def main(argv=None):
     results = []
     for name in args.models:
         spec = models.get(name)
-        results.append(bench(spec, mnist, args.device, args.iters or spec.bench_iters, args.warmup,
-                             newest_checkpoint(args.checkpoints, spec.run_name(spec.defaults()))))
+        late = newest_checkpoint(args.checkpoints, spec.run_name(spec.defaults()))
+        for precision in precisions:
+            results.append(bench(spec, mnist, args.device, args.iters or spec.bench_iters, args.warmup, late, precision))
     rows = [ROW] + [_row(r) for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

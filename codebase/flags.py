@@ -74,6 +74,10 @@ def parser(spec):
                         "shared among the replicates that run at once)")
     p.add_argument("--jobs", type=positive_int, default=1,
                    help="replicates trained at once, each in its own process")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="training's matrix products: fp32, the course's; bf16: in bfloat16, with float32 "
+                        "parameters, optimizer and sums, on CUDA GPUs and CPUs with AMX or AVX512-BF16 "
+                        "(evaluation stays float32)")
     for names, options in spec.flags:
         p.add_argument(*names, **options)
     return p
@@ -88,6 +92,8 @@ def parse(spec, argv=None):
         p.error("--resume and --overwrite exclude each other")
     if (args.resume or args.overwrite) and not args.train:
         p.error("--resume and --overwrite go with --train 1")
+    if args.precision == "bf16" and runtime.no_bf16(args.device):
+        p.error(f"--precision bf16: {runtime.no_bf16(args.device)}; use --precision fp32")
     if spec.check(args):
         p.error(spec.check(args))
     runtime.start(args.threads)  # before the first tensor operation

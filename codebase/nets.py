@@ -44,9 +44,11 @@ class MLP(nn.Module):
 
     def forward(self, a, y=None):
         """a: tensor: (..., d_in); y: tensor: (..., y_dim) or None, broadcastable against a
-        Returns: tensor: (broadcast leading dims, d_out)
+        Returns: tensor: (broadcast leading dims, d_out), in the parameters' dtype
         """
-        return self.net(self.inp(a, y))
+        # Under torch.autocast (training with --precision bf16) the layers multiply and activate in
+        # bfloat16; the output returns to the parameters' float32 for the sums and losses after it.
+        return self.net(self.inp(a, y)).to(self.inp.weight.dtype)
 
 
 class Encoder(MLP):

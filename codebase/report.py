@@ -49,7 +49,7 @@ def aggregate(records):
 
     Returns {configuration: {"model", "config", "n", "seeds", "values": {metric: [per seed]},
              "metrics": {metric: (mean, se)}, "train_minutes", "eval_seconds", "commands",
-             "dirs", "undrawn", "machine"}}, in name order.
+             "dirs", "undrawn", "precision", "machine"}}, in name order.
     """
     groups = defaultdict(list)
     for r in records:
@@ -64,7 +64,7 @@ def aggregate(records):
             "train_minutes": [r["train_seconds"] / 60 for r in rs],
             "eval_seconds": [r["eval_seconds"] for r in rs],
             "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
-            "undrawn": rs[0].get("undrawn"),
+            "undrawn": rs[0].get("undrawn"), "precision": rs[0].get("precision", "fp32"),
             "machine": "; ".join(sorted({_machine(r) for r in rs})),
         }
     return out
@@ -77,7 +77,9 @@ def _machine(r):
 
 
 def _expected(name):
-    """The course's {metric: (value, tolerance)} for the configuration `name`, or {}."""
+    """The course's {metric: (value, tolerance)} for the configuration `name`, or {}; a run with
+    bfloat16 products (name ending _precision=bf16) is held to its float32 configuration's."""
+    name = re.sub(r"_precision=\w+$", "", name)
     return next((s.expected[name] for s in models.REGISTRY.values() if name in s.expected), {})
 
 
@@ -145,8 +147,9 @@ def section(name, g, out_dir):
 
 
 def beta_table(groups):
-    """The VAE (z = 10) configurations by beta: {beta: group}."""
-    return {g["config"]["beta"]: g for g in groups.values() if g["model"] == "VAE" and g["config"].get("z_dim") == 10}
+    """The VAE (z = 10, float32) configurations by beta: {beta: group}."""
+    return {g["config"]["beta"]: g for g in groups.values()
+            if g["model"] == "VAE" and g["config"].get("z_dim") == 10 and g["precision"] == "fp32"}
 
 
 def render(groups, out_dir, command="python -m codebase.report"):
@@ -209,13 +212,17 @@ def _bar(se):
     return 0 if math.isnan(se) else se
 
 
-README_BLOCKS = ("results", "outliers", "beta", "speed")  # <!-- name --> ... <!-- /name --> in a README
+README_BLOCKS = ("results", "outliers", "beta", "precision", "speed")  # <!-- name --> ... <!-- /name --> in a README
 # The README's rows: the published configurations, with their names in English and Spanish.
 LABELS = {
     "model=vae_z=10_beta=1": ("VAE", "VAE"),
     "model=gmvae_z=10_k=500": ("GMVAE", "GMVAE"),
     "model=ssvae_gw=0_cw=100": ("SSVAE, 100 labels alone", "SSVAE, solo las 100 etiquetas"),
     "model=ssvae_gw=1_cw=100": ("SSVAE, semi-supervised", "SSVAE, semisupervisado"),
+    "model=vae_z=10_beta=1_precision=bf16": ("VAE, bf16 products", "VAE, productos en bf16"),
+    "model=gmvae_z=10_k=500_precision=bf16": ("GMVAE, bf16 products", "GMVAE, productos en bf16"),
+    "model=ssvae_gw=1_cw=100_precision=bf16": ("SSVAE, semi-supervised, bf16 products",
+                                               "SSVAE, semisupervisado, productos en bf16"),
 }
 WORDS = {  # the generated README text, by language: English, Spanish
     "header": ("| model | command | seeds | metric | measured | course |",
@@ -231,8 +238,10 @@ WORDS = {  # the generated README text, by language: English, Spanish
              "{:.1f} s with `--jobs 1`, a ratio of {:.2f}, start-up and evaluation included.",
              "{} ({}): dos réplicas del VAE de {} iteraciones tardaron {:.1f} s con `--jobs 2` ({} hilo cada una) y "
              "{:.1f} s con `--jobs 1`, una razón de {:.2f}, arranque y evaluación incluidos."),
-    "speed": ("| CPU or GPU, threads | date | model | it/s | late it/s, at iteration | training | evaluation | peak RSS |",
-              "| CPU o GPU, hilos | fecha | modelo | it/s | it/s tarde, en la iteración | entrenamiento | evaluación | RSS máximo |"),
+    "speed": ("| CPU or GPU, threads | date | model | precision | it/s | late it/s, at iteration | training | evaluation | peak RSS |",
+              "| CPU o GPU, hilos | fecha | modelo | precisión | it/s | it/s tarde, en la iteración | entrenamiento | evaluación | RSS máximo |"),
+    "precision": ("| model | seeds fp32 / bf16 | metric | fp32 | bf16 | bf16 - fp32 | training, min: fp32 / bf16 |",
+                  "| modelo | semillas fp32 / bf16 | métrica | fp32 | bf16 | bf16 - fp32 | entrenamiento, min: fp32 / bf16 |"),
 }
 
 
@@ -276,11 +285,22 @@ def readme_blocks(groups, benches, lang="en"):
     blocks["beta"] = "\n".join([_word("beta", lang), "| --- | --- | --- | --- | --- | --- |"] + [
         f"| {b:g} | {g['n']} | " + " | ".join(fmt(*g["metrics"][k]) for k in ("KL", "Rec", "NELBO", "IWAE-1000")) + " |"
         for b, g in sorted(betas.items())])
-    speed = [_word("speed", lang), "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    precision = [_word("precision", lang), "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name in LABELS:
+        low = groups.get(f"{name}_precision=bf16")
+        if low and name in groups:
+            g, key = groups[name], models.of_class(low["model"]).headline
+            (a, _), (b, _) = g["metrics"][key], low["metrics"][key]
+            precision.append(f"| {LABELS[name][lang == 'es']} | {g['n']} / {low['n']} | {key} | "
+                             f"{fmt(*g['metrics'][key], _digits(key))} | {fmt(*low['metrics'][key], _digits(key))} | "
+                             f"{b - a:+.{_digits(key)}f} | {statistics.fmean(g['train_minutes']):.1f} / "
+                             f"{statistics.fmean(low['train_minutes']):.1f} |")
+    blocks["precision"] = "\n".join(precision)
+    speed = [_word("speed", lang), "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for b in benches:
         where = f"{b['cpu'] if b['device'] == 'cpu' else b['device']}, {b['threads']}"
         for r in b["rows"]:
-            speed.append(f"| {where} | {b['date'][:10]} | {r['model']} | {r['rate']:.1f} | "
+            speed.append(f"| {where} | {b['date'][:10]} | {r['model']} | {r.get('precision', 'fp32')} | {r['rate']:.1f} | "
                          + (f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–")
                          + f" | {r['train_minutes']:.1f} min | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
     for b in benches:

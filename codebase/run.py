@@ -21,7 +21,7 @@ def main(name, argv=None):
     """
     spec = models.get(name)
     args = flags.parse(spec, argv)
-    prefix = spec.run_name(args)
+    prefix = spec.run_name(args) + ("" if args.precision == "fp32" else f"_precision={args.precision}")
     seeds = range(args.run, args.run + args.runs)
     names = [f"{prefix}_run={seed:04d}" for seed in seeds]
     try:
@@ -117,7 +117,8 @@ def one(spec, args, name, seed, resume_from, mnist):
             print(f"Resuming {name} from iteration {start}")
         seconds = train.train(model, optimizer, spec.batches(mnist, seed, start), ckpt_dir, log_dir,
                               args.iter_max, args.iter_save, start, seconds,
-                              images=None if undrawn else lambda m: {"samples": spec.samples(m, seed=seed)})
+                              images=None if undrawn else lambda m: {"samples": spec.samples(m, seed=seed)},
+                              precision=args.precision)
     else:
         seconds = train.load_checkpoint(train.checkpoint_path(ckpt_dir, args.iter_max), model)["seconds"]
         os.makedirs(log_dir, exist_ok=True)
@@ -133,7 +134,7 @@ def one(spec, args, name, seed, resume_from, mnist):
                 writer.add_image(f"figures/{tag}", image, args.iter_max)
     record = {
         "name": name, "model": type(model).__name__, "config": model.config, "seed": seed,
-        "iterations": args.iter_max, "command": args.command, "repeat": flags.repeat(spec, args, seed),
+        "iterations": args.iter_max, "precision": args.precision, "command": args.command, "repeat": flags.repeat(spec, args, seed),
         "metrics": metrics, "train_seconds": seconds, "eval_seconds": eval_seconds, "undrawn": undrawn,
         **runtime.provenance(args.device),
     }

@@ -91,6 +91,33 @@ def cpu_model():
         return platform.processor() or platform.machine() or "unknown"
 
 
+def cpu_flags():
+    """The CPU's feature flags as Linux lists them in /proc/cpuinfo ("flags" on x86, "Features" on
+    Arm), e.g. {"avx512_bf16", "amx_bf16", ...}; empty where there is no such file."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            found = re.search(r"^(?:flags|Features)\s*: (.*)$", f.read(), re.M)
+    except OSError:
+        return set()
+    return set(found[1].split()) if found else set()
+
+
+def no_bf16(device):
+    """None where `device` multiplies bfloat16 matrices in hardware, else why not (one line): CUDA
+    GPUs of compute capability 8.0 (Ampere) and later; CPUs with AMX (amx_bf16), AVX512-BF16
+    (avx512_bf16) or Arm's BF16 extension (bf16). Elsewhere torch would emulate bfloat16, slower
+    than float32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        return None if torch.cuda.is_bf16_supported(including_emulation=False) else f"{name} has no bfloat16 tensor cores"
+    if device.type == "cpu":
+        if cpu_flags() & {"amx_bf16", "avx512_bf16", "bf16"}:
+            return None
+        return f"this CPU ({cpu_model()}) has no bfloat16 instructions (neither amx_bf16 nor avx512_bf16 in lscpu)"
+    return f"bfloat16 products are supported here on CUDA GPUs and CPUs with bfloat16 instructions, not on {device.type}"
+
+
 class Interrupted(UserError):
     """Training stopped by a signal after saving a checkpoint; exits 128 + the signal's number
     (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process the signal ended."""

@@ -3,6 +3,7 @@
 The loop reads only `model.loss(*batch) -> (loss, summaries)`: what a batch holds is the
 business of the model and of the stream that feeds it.
 """
+import contextlib
 import os
 import re
 import signal
@@ -101,13 +102,24 @@ def optimizer(model):
     return torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
 
 
-def step(model, optimizer, batch):
-    """One training step: the loss of model.loss(*batch), its gradients, one optimizer update;
-    no update when the loss is not finite (the parameters stay as they were).
+def products(device, precision):
+    """The context of a training step's forward pass. precision "fp32": none (the course's float32
+    throughout); "bf16": torch.autocast with bfloat16, under which the networks' matrix products
+    run in bfloat16 while parameters, optimizer, activations and sums stay float32 (nets.linear)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+def step(model, optimizer, batch, precision="fp32"):
+    """One training step: the loss of model.loss(*batch) (matrix products in `precision`, see
+    products), its gradients, one optimizer update; no update when the loss is not finite (the
+    parameters stay as they were).
 
     Returns loss, summaries: model.loss's (a scalar tensor and {tag: scalar tensor})
     """
-    loss, summaries = model.loss(*batch)
+    with products(next(model.parameters()).device, precision):
+        loss, summaries = model.loss(*batch)
     if torch.isfinite(loss):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -115,13 +127,15 @@ def step(model, optimizer, batch):
     return loss, summaries
 
 
-def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, start=0, seconds=0.0, images=None):
+def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, start=0, seconds=0.0, images=None,
+          precision="fp32"):
     """Run iterations start + 1 .. iter_max, checkpointing every iter_save and at the end.
 
     batches: iterator of tuples, each passed as model.loss(*batch)
     start, seconds: the iteration and training time already done (by the run being resumed)
     images: (model) -> {tag: image tensor (3, H, W)}, logged to TensorBoard at every checkpoint
         (drawn with the RNG state set aside, so training goes on exactly as without them)
+    precision: "fp32" or "bf16", the matrix products' (see products)
     Returns: float: total training seconds. Raises UserError on a non-finite loss (keeping the
     last good checkpoint) and Interrupted on Ctrl-C or SIGTERM (after saving one).
     """
@@ -133,7 +147,7 @@ def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, sta
     with runtime.StopOnSignal() as stop, SummaryWriter(log_dir, purge_step=start + 1 if start else None) as writer, \
             tqdm(total=iter_max, initial=start, dynamic_ncols=True) as bar:
         for i in range(start + 1, iter_max + 1):
-            loss, summaries = step(model, optimizer, next(batches))
+            loss, summaries = step(model, optimizer, next(batches), precision)
             if not torch.isfinite(loss):
                 raise UserError(
                     f"the loss became {loss.item()} at iteration {i}; training stopped; last good "

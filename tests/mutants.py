@@ -79,6 +79,13 @@ MUTANTS = [
     ("SIGTERM not passed on to the --jobs replicates", "codebase/replicates.py",
      "child.send_signal(stop.received)", "pass",
      ["tests/test_processes.py::test_sigterm_to_the_parent_of_jobs_reaches_every_replicate"]),
+    ("bf16 training's network outputs left in bfloat16", "codebase/nets.py",
+     "return self.net(self.inp(a, y)).to(self.inp.weight.dtype)", "return self.net(self.inp(a, y))",
+     ["tests/test_nets.py", "tests/test_train.py"]),
+    ("the float32 default trained with bfloat16 products", "codebase/train.py",
+     'if precision == "fp32":', "if False:", ["tests/test_train.py", "tests/test_run.py"]),
+    ("bf16 let through on a CPU without bfloat16 instructions", "codebase/runtime.py",
+     'if cpu_flags() & {"amx_bf16", "avx512_bf16", "bf16"}:', "if True:", ["tests/test_run.py"]),
     ("subnormals not flushed", "codebase/runtime.py",
      "    flush_denormals()\n", "    pass\n", ["tests/test_runtime.py"]),
 ]

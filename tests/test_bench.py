@@ -3,13 +3,15 @@ import re
 
 import torch
 
-from codebase import bench, train
+from codebase import bench, runtime, train
 from codebase.vae import VAE
 from conftest import DATA_DIR
 
 
-def test_bench_prints_a_row_per_model(tmp_path, capsys):
-    """A model with a checkpoint of its default configuration is timed from it too ("late")."""
+def test_bench_prints_a_row_per_model_and_precision(tmp_path, capsys, monkeypatch):
+    """A model with a checkpoint of its default configuration is timed from it too ("late"); both
+    precisions where the CPU has bfloat16 instructions (here said to have them)."""
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512_bf16"})
     torch.manual_seed(0)
     model = VAE()
     folder = tmp_path / "model=vae_z=10_beta=1_run=0002"
@@ -20,8 +22,13 @@ def test_bench_prints_a_row_per_model(tmp_path, capsys):
                        "--jobs-iters", "0", "--checkpoints", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "peak RSS after importing torch" in out
-    assert re.search(r"^vae\s+\d+\.\d\s+\d+\.\d at 7\s+\d+\.\d min for 20000", out, re.M)
-    assert re.search(r"^ssvae\s+\d+\.\d\s+–\s+\d+\.\d min for 30000", out, re.M)
+    for precision in ("fp32", "bf16"):
+        assert re.search(rf"^vae\s+{precision}\s+\d+\.\d\s+\d+\.\d at 7\s+\d+\.\d min for 20000", out, re.M)
+        assert re.search(rf"^ssvae\s+{precision}\s+\d+\.\d\s+–\s+\d+\.\d min for 30000", out, re.M)
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: set())
+    assert bench.main(["--models", "vae", "--iters", "3", "--data-dir", DATA_DIR, "--jobs-iters", "0",
+                       "--checkpoints", str(tmp_path), "--device", "cpu"]) == 0
+    assert not re.search(r"^vae\s+bf16", capsys.readouterr().out, re.M)
 
 
 def test_newest_checkpoint_looks_across_replicates_of_one_configuration(tmp_path):

@@ -1,8 +1,11 @@
-"""codebase.nets: the split (a, y) layer is the course's single layer over the concatenation."""
+"""codebase.nets: the split (a, y) layer is the course's single layer over the concatenation;
+bfloat16 products under autocast, float32 outputs."""
+import copy
+
 import torch
 from torch import nn
 
-from codebase.nets import ConcatLinear
+from codebase.nets import ConcatLinear, Decoder, Encoder
 from codebase.ssvae import SSVAE
 
 
@@ -47,3 +50,24 @@ def test_seeded_ssvae_starts_as_the_courses():
     assert torch.allclose(v, nn.functional.softplus(h[:, 64:]) + 1e-8, atol=1e-5)
     assert torch.allclose(model.dec(z, y), dec(torch.cat([z, y], -1)), atol=1e-5)
     assert torch.allclose(model.cls(x), cls(x), atol=1e-5)
+
+
+def test_under_autocast_the_networks_compute_in_bfloat16_and_return_float32():
+    """--precision bf16: the decoder's logits (every label's, as the SSVAE asks) come back float32,
+    within bfloat16's rounding (8 significant bits) of the float64 network's, and not within
+    float32's (the products did run in bfloat16); the gradients are float32."""
+    torch.manual_seed(0)
+    dec = Decoder(64, y_dim=10)
+    z, y = torch.randn(10, 100, 64), torch.eye(10).unsqueeze(1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = dec(z, y)
+    want = copy.deepcopy(dec).double()(z.double(), y.double()).float()
+    error = ((out - want).abs().max() / want.abs().max()).item()
+    assert out.dtype == torch.float32 and 1e-4 < error < 2 ** -6
+    out.sum().backward()
+    assert all(p.grad.dtype == torch.float32 == p.dtype for p in dec.parameters())
+    # the encoder's mean and variance too, and outside autocast nothing is cast
+    enc = Encoder(10)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert all(t.dtype == torch.float32 for t in enc(torch.rand(5, 784)))
+    assert all(t.dtype == torch.float64 for t in enc.double()(torch.rand(5, 784, dtype=torch.float64)))

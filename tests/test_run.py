@@ -21,7 +21,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import run_gmvae
 import run_ssvae
 import run_vae
-from codebase import data, models
+from codebase import data, evaluate, models, runtime
 from codebase.vae import VAE as VAEModel
 
 FLOAT = r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)"
@@ -132,6 +132,7 @@ def test_same_run_reproduces_its_metrics(workdir, capsys):
     (run_vae, ["--resume", "--train", "0"], "--resume and --overwrite go with --train 1"),
     (run_gmvae, ["--overwrite", "--train", "0"], "--resume and --overwrite go with --train 1"),
     (run_ssvae, ["--code", "mean"], "--code and --hidden go with --features m1"),
+    (run_vae, ["--precision", "fp16"], "--precision: invalid choice: 'fp16'"),
 ])
 def test_bad_flags_get_one_line(workdir, capsys, script, argv, said):
     with pytest.raises(SystemExit) as e:
@@ -301,3 +302,27 @@ def test_a_checkpoint_of_the_right_configuration_but_other_shapes_is_one_line(wo
     capsys.readouterr()
     assert run_vae.main(["--iw_full", "0", "--iter_max", "3", "--train", "0"]) == 2
     assert "does not fit this model (size mismatch for dec.net.3.bias" in error_line(capsys)
+
+
+def test_bf16_is_refused_in_one_line_where_the_cpu_has_no_bf16(workdir, capsys, monkeypatch):
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "avx512f"})
+    with pytest.raises(SystemExit) as e:
+        run_gmvae.main(["--precision", "bf16", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and not os.listdir(".")
+    assert "--precision bf16: this CPU (" in err and "has no bfloat16 instructions" in err and "--precision fp32" in err
+
+
+def test_a_bf16_run_is_named_and_recorded_as_such_and_evaluated_in_float32(workdir, capsys, monkeypatch):
+    """(On a CPU without bf16 instructions torch emulates them: the run is slow, not wrong.)"""
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512_bf16"})
+    assert run_vae.main(["--precision", "bf16", "--iter_max", "30", "--iw_full", "0", "--z", "3"]) == 0
+    name = "model=vae_z=3_beta=1_precision=bf16_run=0000"
+    record = json.load(open(f"logs/{name}/metrics.json"))
+    assert record["precision"] == "bf16" and "--precision bf16" in record["repeat"]
+    # its weights are float32, and evaluated again in float32 they give the printed figures
+    state = torch.load(f"checkpoints/{name}/model-00030.pt", weights_only=True)
+    assert all(t.dtype == torch.float32 for t in state["state_dict"].values())
+    model = VAEModel(z_dim=3)
+    model.load_state_dict(state["state_dict"])
+    assert record["metrics"]["NELBO"] == evaluate.bounds(model, data.load_mnist(data.default_dir()), full_iw=0)["NELBO"]

@@ -130,3 +130,22 @@ def test_images_at_checkpoints_leave_training_as_it_was(tmp_path):
         train.train(model, optimizer, random_batches(), str(d), str(d), 30, 10, images=images)
         params.append(torch.cat([p.flatten() for p in model.parameters()]))
     assert torch.equal(*params)
+
+
+def test_a_bf16_step_keeps_float32_parameters_optimizer_and_loss_close_to_float32():
+    """One step from the same weights and batch: the loss within bfloat16's rounding of the
+    float32 loss (not equal: the products did change), every tensor the optimizer keeps float32."""
+    batch = next(random_batches())
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = GMVAE(k=20)
+        optimizer = train.optimizer(model)
+        torch.manual_seed(1)
+        loss, summaries = train.step(model, optimizer, batch, precision)
+        losses[precision] = loss.item()
+        assert loss.dtype == torch.float32 and all(v.dtype == torch.float32 for v in summaries.values())
+        state = [t for s in optimizer.state.values() for t in s.values() if t.is_floating_point()]
+        assert all(p.dtype == torch.float32 for p in model.parameters()) and state
+        assert all(t.dtype == torch.float32 for t in state)
+    assert losses["bf16"] != losses["fp32"] and losses["bf16"] == pytest.approx(losses["fp32"], rel=2e-3)
