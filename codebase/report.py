@@ -240,8 +240,8 @@ WORDS = {  # the generated README text, by language: English, Spanish
              "{:.1f} s con `--jobs 1`, una razón de {:.2f}, arranque y evaluación incluidos."),
     "speed": ("| CPU or GPU, threads | date | model | precision | it/s | late it/s, at iteration | training | evaluation | peak RSS |",
               "| CPU o GPU, hilos | fecha | modelo | precisión | it/s | it/s tarde, en la iteración | entrenamiento | evaluación | RSS máximo |"),
-    "precision": ("| model | seeds fp32 / bf16 | metric | fp32 | bf16 | bf16 - fp32 | training, min: fp32 / bf16 |",
-                  "| modelo | semillas fp32 / bf16 | métrica | fp32 | bf16 | bf16 - fp32 | entrenamiento, min: fp32 / bf16 |"),
+    "precision": ("| model | seeds, in both | metric | fp32 | bf16 | bf16 - fp32, seed by seed | training, min: fp32 / bf16 |",
+                  "| modelo | semillas, en ambas | métrica | fp32 | bf16 | bf16 - fp32, semilla a semilla | entrenamiento, min: fp32 / bf16 |"),
 }
 
 
@@ -288,13 +288,15 @@ def readme_blocks(groups, benches, lang="en"):
     precision = [_word("precision", lang), "| --- | --- | --- | --- | --- | --- | --- |"]
     for name in LABELS:
         low = groups.get(f"{name}_precision=bf16")
-        if low and name in groups:
+        if low and name in groups:  # over the seeds run in both precisions, seed by seed
             g, key = groups[name], models.of_class(low["model"]).headline
-            (a, _), (b, _) = g["metrics"][key], low["metrics"][key]
-            precision.append(f"| {LABELS[name][lang == 'es']} | {g['n']} / {low['n']} | {key} | "
-                             f"{fmt(*g['metrics'][key], _digits(key))} | {fmt(*low['metrics'][key], _digits(key))} | "
-                             f"{b - a:+.{_digits(key)}f} | {statistics.fmean(g['train_minutes']):.1f} / "
-                             f"{statistics.fmean(low['train_minutes']):.1f} |")
+            d = _digits(key)
+            seeds = [s for s in low["seeds"] if s in g["seeds"]]
+            a, b = (_by_seed(h, h["values"][key], seeds) for h in (g, low))
+            minutes = " / ".join(f"{statistics.fmean(_by_seed(h, h['train_minutes'], seeds)):.1f}" for h in (g, low))
+            precision.append(f"| {LABELS[name][lang == 'es']} | {', '.join(map(str, seeds))} | {key} | "
+                             f"{fmt(*evaluate.mean_se(a), d)} | {fmt(*evaluate.mean_se(b), d)} | "
+                             f"{fmt(*evaluate.mean_se([y - x for x, y in zip(a, b)]), d)} | {minutes} |")
     blocks["precision"] = "\n".join(precision)
     speed = [_word("speed", lang), "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for b in benches:
@@ -311,6 +313,11 @@ def readme_blocks(groups, benches, lang="en"):
                                                     j["threads"], j["seconds_jobs_1"], j["ratio"]))
     blocks["speed"] = "\n".join(speed)
     return blocks
+
+
+def _by_seed(g, values, seeds):
+    """values (one per seed of the group g) of the given seeds, in their order."""
+    return [values[g["seeds"].index(s)] for s in seeds]
 
 
 def _readme_rows(g, lang):

@@ -11,13 +11,15 @@ from codebase import models, report
 from conftest import ROOT
 
 
-def write_run(logs, name, seed, metrics, model="VAE", config=None, undrawn=None):
+def write_run(logs, name, seed, metrics, model="VAE", config=None, undrawn=None, precision=None):
     d = logs / f"{name}_run={seed:04d}"
     d.mkdir(parents=True)
     record = {"name": d.name, "model": model, "config": config or {"z_dim": 10, "beta": 1.0},
               "seed": seed, "iterations": 20000, "command": f"python run_vae.py --run {seed}",
               "metrics": metrics, "train_seconds": 120.0, "eval_seconds": 1.0, "device": "cpu",
               "threads": 2, "torch": "x", "machine": "x86_64, 2 cores", "undrawn": undrawn}
+    if precision:
+        record["precision"] = precision
     (d / "metrics.json").write_text(json.dumps(record))
     if not undrawn:
         (d / "samples.png").write_bytes(b"\x89PNG\r\n\x1a\n")
@@ -130,3 +132,19 @@ def test_readme_blocks_say_which_seeds_and_means_fall_outside(tmp_path):
     for old in ("", "old\n", "old\nlines\n"):
         text = f"a\n<!-- beta -->\n{old}<!-- /beta -->\nb\n"
         assert report.fill(text, {"beta": "new\nlines"}) == "a\n<!-- beta -->\nnew\nlines\n<!-- /beta -->\nb\n"
+
+
+def test_bf16_runs_are_held_to_the_course_and_compared_seed_by_seed_with_float32(tmp_path):
+    """Older float32 records have no "precision"; the comparison pairs the seeds run in both."""
+    for seed, nelbo in enumerate([99.0, 100.0, 104.0]):
+        write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(nelbo))
+    for seed, nelbo in ((1, 100.5), (2, 103.0), (7, 90.0)):
+        write_run(tmp_path, "model=vae_z=10_beta=1_precision=bf16", seed, bounds(nelbo), precision="bf16")
+    groups = report.aggregate(report.load([str(tmp_path)]))
+    assert report.beta_table(groups) == {1.0: groups["model=vae_z=10_beta=1"]}  # not the bf16 runs
+    text = report.render(groups, str(tmp_path))
+    se = statistics.stdev([100.5, 103.0, 90.0]) / math.sqrt(3)
+    assert f"| `model=vae_z=10_beta=1_precision=bf16` | 3 | NELBO | 97.83 ± {se:.2f} | 100 ± 2 | NO (1/3 seeds) |" in text
+    # seeds 1 and 2: fp32 100, 104; bf16 100.5, 103; differences 0.5 and -1
+    row = report.readme_blocks(groups, [])["precision"].splitlines()[2]
+    assert row == "| VAE | 1, 2 | NELBO | 102.00 ± 2.00 | 101.75 ± 1.25 | -0.25 ± 0.75 | 2.0 / 2.0 |"
