@@ -313,7 +313,7 @@ def test_bf16_is_refused_in_one_line_where_the_cpu_has_no_bf16(workdir, capsys, 
     assert "--precision bf16: this CPU (" in err and "has no bfloat16 instructions" in err and "--precision fp32" in err
 
 
-def test_a_bf16_run_is_named_and_recorded_as_such_and_evaluated_in_float32(workdir, capsys, monkeypatch):
+def test_a_bf16_run_is_named_and_recorded_as_such_and_evaluated_in_float32(workdir, capsys, monkeypatch, mnist):
     """(On a CPU without bf16 instructions torch emulates them: the run is slow, not wrong.)"""
     monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512_bf16"})
     assert run_vae.main(["--precision", "bf16", "--iter_max", "30", "--iw_full", "0", "--z", "3"]) == 0
@@ -325,4 +325,4 @@ def test_a_bf16_run_is_named_and_recorded_as_such_and_evaluated_in_float32(workd
     assert all(t.dtype == torch.float32 for t in state["state_dict"].values())
     model = VAEModel(z_dim=3)
     model.load_state_dict(state["state_dict"])
-    assert record["metrics"]["NELBO"] == evaluate.bounds(model, data.load_mnist(data.default_dir()), full_iw=0)["NELBO"]
+    assert record["metrics"]["NELBO"] == evaluate.bounds(model, mnist, iws=(), full_iw=0)["NELBO"]
