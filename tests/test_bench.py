@@ -10,25 +10,27 @@ from conftest import DATA_DIR
 
 def test_bench_prints_a_row_per_model_and_precision(tmp_path, capsys, monkeypatch):
     """A model with a checkpoint of its default configuration is timed from it too ("late"); both
-    precisions where the CPU has bfloat16 instructions (here said to have them)."""
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512_bf16"})
+    precisions by default where the CPU has bfloat16 instructions (here said to have them, then not)."""
     torch.manual_seed(0)
     model = VAE()
     folder = tmp_path / "model=vae_z=10_beta=1_run=0002"
     folder.mkdir()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     train.save_checkpoint(train.checkpoint_path(folder, 7), model, optimizer, 7, 1.0)
-    assert bench.main(["--models", "vae", "ssvae", "--iters", "3", "--warmup", "1", "--data-dir", DATA_DIR,
-                       "--jobs-iters", "0", "--checkpoints", str(tmp_path)]) == 0
+    common = ["--iters", "3", "--warmup", "1", "--data-dir", DATA_DIR, "--jobs-iters", "0", "--checkpoints", str(tmp_path)]
+    assert bench.main(["--models", "vae", "--precision", "fp32", *common]) == 0
     out = capsys.readouterr().out
     assert "peak RSS after importing torch" in out
-    for precision in ("fp32", "bf16"):
-        assert re.search(rf"^vae\s+{precision}\s+\d+\.\d\s+\d+\.\d at 7\s+\d+\.\d min for 20000", out, re.M)
-        assert re.search(rf"^ssvae\s+{precision}\s+\d+\.\d\s+–\s+\d+\.\d min for 30000", out, re.M)
+    assert re.search(r"^vae\s+fp32\s+\d+\.\d\s+\d+\.\d at 7\s+\d+\.\d min for 20000\s+<= 1.5 min", out, re.M)
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512_bf16"})
+    assert bench.main(["--models", "ssvae", *common]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ssvae\s+fp32\s+\d+\.\d\s+–\s+\d+\.\d min for 30000\s+<= 15.5 min", out, re.M)
+    assert re.search(r"^ssvae\s+bf16\s+\d+\.\d\s+–\s+\d+\.\d min for 30000\s+<= 8.0 min", out, re.M)
     monkeypatch.setattr(runtime, "cpu_flags", lambda: set())
-    assert bench.main(["--models", "vae", "--iters", "3", "--data-dir", DATA_DIR, "--jobs-iters", "0",
-                       "--checkpoints", str(tmp_path), "--device", "cpu"]) == 0
-    assert not re.search(r"^vae\s+bf16", capsys.readouterr().out, re.M)
+    assert bench.main(["--models", "ssvae", *common, "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ssvae\s+fp32", out, re.M) and not re.search(r"^ssvae\s+bf16", out, re.M)
 
 
 def test_newest_checkpoint_looks_across_replicates_of_one_configuration(tmp_path):
