@@ -35,15 +35,19 @@ def newest_checkpoint(folder, run_name):
     return max(found, default=None)
 
 
-def bench(spec, mnist, device, iters, warmup, checkpoint=None, precision="fp32"):
+def bench(spec, mnist, device, iters, warmup, checkpoint=None, precision="fp32", profile=False):
     """Times `iters` training steps (train.step, its products in `precision`) after `warmup` from a
     fresh model of spec's default configuration, then one evaluation (float32); with checkpoint =
     (iteration, path), the same steps again from that trained model and its optimizer state, where
-    late-training slowdowns (subnormal numbers) show. Returns a dict of the figures (see ROW)."""
+    late-training slowdowns (subnormal numbers) show; with profile, `iters` more steps under
+    torch.profiler. Returns a dict of the figures (see ROW; with profile also "ops_ms" and
+    "products_ms", see _profile)."""
     defaults = spec.defaults()
     torch.manual_seed(0)
     model = spec.build(defaults).to(device)
-    rate = _rate(model, train.optimizer(model), spec.batches(mnist, 0, 0), iters, warmup, device, precision)
+    optimizer, stream = train.optimizer(model), spec.batches(mnist, 0, 0)
+    rate = _rate(model, optimizer, stream, iters, warmup, device, precision)
+    profiled = _profile(model, optimizer, stream, iters, device, precision) if profile else {}
     begun = time.perf_counter()
     spec.evaluate(model, mnist, defaults, seed=0)
     sync(device)
@@ -60,7 +64,7 @@ def bench(spec, mnist, device, iters, warmup, checkpoint=None, precision="fp32")
             "late_iteration": late_iteration, "iterations": spec.iterations,
             "train_minutes": spec.iterations / rate / 60, "target_minutes": spec.bench_minutes.get(precision),
             "eval_seconds": seconds, "peak_rss_mb": peak_rss_mb(),
-            "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
+            "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None, **profiled}
 
 
 ROW = ["model", "precision", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)",
@@ -94,6 +98,19 @@ def _rate(model, optimizer, stream, iters, warmup, device, precision):
     return sorted(rates)[len(rates) // 2]
 
 
+def _profile(model, optimizer, stream, steps, device, precision):
+    """Milliseconds per training step of the operators' own CPU time: {"ops_ms": all of them,
+    "products_ms": the matrix products' (aten::mm and aten::addmm)}, over `steps` steps."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            train.step(model, optimizer, next(stream), precision)
+        sync(device)
+    ops = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in ops)
+    products = sum(e.self_cpu_time_total for e in ops if e.key in ("aten::mm", "aten::addmm"))
+    return {"ops_ms": total / steps / 1000, "products_ms": products / steps / 1000}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--models", nargs="+", choices=models.REGISTRY, default=list(models.REGISTRY))
@@ -103,6 +120,9 @@ def main(argv=None):
     p.add_argument("--threads", type=flags.positive_int, help="torch threads (default: torch's)")
     p.add_argument("--precision", nargs="+", choices=("fp32", "bf16"),
                    help="the training steps' products (default: fp32, and bf16 where the device has it)")
+    p.add_argument("--profile", action="store_true",
+                   help="also profile the timed steps (torch.profiler): the operators' CPU time per step, "
+                        "and the matrix products' share")
     p.add_argument("--data-dir", default=data.default_dir())
     p.add_argument("--checkpoints", default="checkpoints",
                    help="where to find each model's newest checkpoint of its default configuration, "
@@ -135,11 +155,15 @@ def main(argv=None):
         late = newest_checkpoint(args.checkpoints, spec.run_name(spec.defaults()))
         for precision in precisions:
             results.append(bench(spec, mnist, args.device, args.iters or spec.bench_iters, args.warmup, late,
-                                 precision))
+                                 precision, args.profile))
     rows = [ROW] + [_row(r) for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    for r in results:
+        if "ops_ms" in r:
+            print(f"profile, {r['model']} {r['precision']}: operators {r['ops_ms']:.2f} ms per step, of which "
+                  f"matrix products {r['products_ms']:.2f} ms")
     record = {"command": command, **runtime.provenance(args.device), "baseline_rss_mb": baseline, "rows": results,
               "jobs": jobs_ratio(args.jobs_iters, args.data_dir) if args.jobs_iters else None}
     if args.record:

@@ -240,6 +240,8 @@ WORDS = {  # the generated README text, by language: English, Spanish
              "{:.1f} s con `--jobs 1`, una razón de {:.2f}, arranque y evaluación incluidos."),
     "speed": ("| CPU or GPU, threads | date | model | precision | it/s | late it/s, at iteration | training | evaluation | peak RSS |",
               "| CPU o GPU, hilos | fecha | modelo | precisión | it/s | it/s tarde, en la iteración | entrenamiento | evaluación | RSS máximo |"),
+    "profile": ("| CPU, threads | model | precision | operators per step | of which matrix products |",
+                "| CPU, hilos | modelo | precisión | operadores por paso | de ellos, productos de matrices |"),
     "precision": ("| model | seeds, in both | metric | fp32 | bf16 | bf16 - fp32, seed by seed | training, min: fp32 / bf16 |",
                   "| modelo | semillas, en ambas | métrica | fp32 | bf16 | bf16 - fp32, semilla a semilla | entrenamiento, min: fp32 / bf16 |"),
 }
@@ -305,6 +307,11 @@ def readme_blocks(groups, benches, lang="en"):
             speed.append(f"| {where} | {b['date'][:10]} | {r['model']} | {r.get('precision', 'fp32')} | {r['rate']:.1f} | "
                          + (f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–")
                          + f" | {r['train_minutes']:.1f} min | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
+    profiled = [(b, r) for b in benches for r in b["rows"] if "ops_ms" in r]
+    if profiled:
+        speed += ["", _word("profile", lang), "| --- | --- | --- | --- | --- |"]
+        speed += [f"| {b['cpu'] if b['device'] == 'cpu' else b['device']}, {b['threads']} | {r['model']} | "
+                  f"{r['precision']} | {r['ops_ms']:.2f} ms | {r['products_ms']:.2f} ms |" for b, r in profiled]
     for b in benches:
         if b.get("jobs"):
             j = b["jobs"]

@@ -18,9 +18,12 @@ def test_bench_prints_a_row_per_model_and_precision(tmp_path, capsys, monkeypatc
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     train.save_checkpoint(train.checkpoint_path(folder, 7), model, optimizer, 7, 1.0)
     common = ["--iters", "3", "--warmup", "1", "--data-dir", DATA_DIR, "--jobs-iters", "0", "--checkpoints", str(tmp_path)]
-    assert bench.main(["--models", "vae", "--precision", "fp32", *common]) == 0
+    assert bench.main(["--models", "vae", "--precision", "fp32", "--profile", *common]) == 0
     out = capsys.readouterr().out
     assert "peak RSS after importing torch" in out
+    ops, products = map(float, re.search(r"^profile, vae fp32: operators (\S+) ms per step, of which matrix "
+                                         r"products (\S+) ms$", out, re.M).groups())
+    assert 0 < products < ops
     assert re.search(r"^vae\s+fp32\s+\d+\.\d\s+\d+\.\d at 7\s+\d+\.\d min for 20000\s+<= 1.5 min", out, re.M)
     monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512_bf16"})
     assert bench.main(["--models", "ssvae", *common]) == 0
