@@ -35,19 +35,15 @@ def newest_checkpoint(folder, run_name):
     return max(found, default=None)
 
 
-def bench(spec, mnist, device, iters, warmup, checkpoint=None, precision="fp32", profile=False):
+def bench(spec, mnist, device, iters, warmup, checkpoint=None, precision="fp32"):
     """Times `iters` training steps (train.step, its products in `precision`) after `warmup` from a
     fresh model of spec's default configuration, then one evaluation (float32); with checkpoint =
     (iteration, path), the same steps again from that trained model and its optimizer state, where
-    late-training slowdowns (subnormal numbers) show; with profile, `iters` more steps under
-    torch.profiler. Returns a dict of the figures (see ROW; with profile also "ops_ms" and
-    "products_ms", see _profile)."""
+    late-training slowdowns (subnormal numbers) show. Returns a dict of the figures (see ROW)."""
     defaults = spec.defaults()
     torch.manual_seed(0)
     model = spec.build(defaults).to(device)
-    optimizer, stream = train.optimizer(model), spec.batches(mnist, 0, 0)
-    rate = _rate(model, optimizer, stream, iters, warmup, device, precision)
-    profiled = _profile(model, optimizer, stream, iters, device, precision) if profile else {}
+    rate = _rate(model, train.optimizer(model), spec.batches(mnist, 0, 0), iters, warmup, device, precision)
     begun = time.perf_counter()
     spec.evaluate(model, mnist, defaults, seed=0)
     sync(device)
@@ -64,7 +60,7 @@ def bench(spec, mnist, device, iters, warmup, checkpoint=None, precision="fp32",
             "late_iteration": late_iteration, "iterations": spec.iterations,
             "train_minutes": spec.iterations / rate / 60, "target_minutes": spec.bench_minutes.get(precision),
             "eval_seconds": seconds, "peak_rss_mb": peak_rss_mb(),
-            "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None, **profiled}
+            "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
 
 
 ROW = ["model", "precision", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)",
@@ -98,9 +94,15 @@ def _rate(model, optimizer, stream, iters, warmup, device, precision):
     return sorted(rates)[len(rates) // 2]
 
 
-def _profile(model, optimizer, stream, steps, device, precision):
-    """Milliseconds per training step of the operators' own CPU time: {"ops_ms": all of them,
-    "products_ms": the matrix products' (aten::mm and aten::addmm)}, over `steps` steps."""
+def profile(spec, mnist, device, steps, warmup, precision):
+    """Profile `steps` training steps after `warmup` from a fresh model of spec's default
+    configuration (torch.profiler). Returns milliseconds per step of the operators' own CPU time:
+    {"ops_ms": all of them, "products_ms": the matrix products' (aten::mm and aten::addmm)}."""
+    torch.manual_seed(0)
+    model = spec.build(spec.defaults()).to(device)
+    optimizer, stream = train.optimizer(model), spec.batches(mnist, 0, 0)
+    for _ in range(warmup):
+        train.step(model, optimizer, next(stream), precision)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             train.step(model, optimizer, next(stream), precision)
@@ -121,7 +123,7 @@ def main(argv=None):
     p.add_argument("--precision", nargs="+", choices=("fp32", "bf16"),
                    help="the training steps' products (default: fp32, and bf16 where the device has it)")
     p.add_argument("--profile", action="store_true",
-                   help="also profile the timed steps (torch.profiler): the operators' CPU time per step, "
+                   help="then profile as many steps again (torch.profiler): the operators' CPU time per step, "
                         "and the matrix products' share")
     p.add_argument("--data-dir", default=data.default_dir())
     p.add_argument("--checkpoints", default="checkpoints",
@@ -155,7 +157,11 @@ def main(argv=None):
         late = newest_checkpoint(args.checkpoints, spec.run_name(spec.defaults()))
         for precision in precisions:
             results.append(bench(spec, mnist, args.device, args.iters or spec.bench_iters, args.warmup, late,
-                                 precision, args.profile))
+                                 precision))
+    if args.profile:  # after every timing: the profiler's memory would raise the peak RSS above
+        for r in results:
+            spec = models.get(r["model"])
+            r.update(profile(spec, mnist, args.device, args.iters or spec.bench_iters, args.warmup, r["precision"]))
     rows = [ROW] + [_row(r) for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
