@@ -136,9 +136,10 @@ def main(argv=None):
                    help="VAE iterations per replicate for the --jobs 2 against --jobs 1 timing (0: skip it)")
     args = p.parse_args(argv)
     runtime.start(args.threads)  # as the run scripts do
-    precisions = args.precision or ["fp32"] + ([] if runtime.no_bf16(args.device) else ["bf16"])
-    if "bf16" in precisions and runtime.no_bf16(args.device):
-        p.error(f"--precision bf16: {runtime.no_bf16(args.device)}")
+    why = runtime.no_bf16(args.device)
+    precisions = args.precision or ["fp32"] + ([] if why else ["bf16"])
+    if "bf16" in precisions and why:
+        p.error(f"--precision bf16: {why}")
     baseline = peak_rss_mb()
     command = shlex.join(["python", "-m", "codebase.bench", *(sys.argv[1:] if argv is None else argv)])
     print(f"command: {command}")

@@ -92,8 +92,8 @@ def parse(spec, argv=None):
         p.error("--resume and --overwrite exclude each other")
     if (args.resume or args.overwrite) and not args.train:
         p.error("--resume and --overwrite go with --train 1")
-    if args.precision == "bf16" and runtime.no_bf16(args.device):
-        p.error(f"--precision bf16: {runtime.no_bf16(args.device)}; use --precision fp32")
+    if args.precision == "bf16" and (why := runtime.no_bf16(args.device)):
+        p.error(f"--precision bf16: {why}; use --precision fp32")
     if spec.check(args):
         p.error(spec.check(args))
     runtime.start(args.threads)  # before the first tensor operation
