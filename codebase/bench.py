@@ -41,9 +41,8 @@ def bench(spec, mnist, device, iters, warmup, checkpoint=None, precision="fp32")
     (iteration, path), the same steps again from that trained model and its optimizer state, where
     late-training slowdowns (subnormal numbers) show. Returns a dict of the figures (see ROW)."""
     defaults = spec.defaults()
-    torch.manual_seed(0)
-    model = spec.build(defaults).to(device)
-    rate = _rate(model, train.optimizer(model), spec.batches(mnist, 0, 0), iters, warmup, device, precision)
+    model, optimizer, stream = _fresh(spec, mnist, device)
+    rate = _rate(model, optimizer, stream, iters, warmup, device, precision)
     begun = time.perf_counter()
     spec.evaluate(model, mnist, defaults, seed=0)
     sync(device)
@@ -61,6 +60,13 @@ def bench(spec, mnist, device, iters, warmup, checkpoint=None, precision="fp32")
             "train_minutes": spec.iterations / rate / 60, "target_minutes": spec.bench_minutes.get(precision),
             "eval_seconds": seconds, "peak_rss_mb": peak_rss_mb(),
             "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
+
+
+def _fresh(spec, mnist, device):
+    """A fresh model of spec's default configuration (seed 0), its optimizer and minibatch stream."""
+    torch.manual_seed(0)
+    model = spec.build(spec.defaults()).to(device)
+    return model, train.optimizer(model), spec.batches(mnist, 0, 0)
 
 
 ROW = ["model", "precision", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)",
@@ -98,9 +104,7 @@ def profile(spec, mnist, device, steps, warmup, precision):
     """Profile `steps` training steps after `warmup` from a fresh model of spec's default
     configuration (torch.profiler). Returns milliseconds per step of the operators' own CPU time:
     {"ops_ms": all of them, "products_ms": the matrix products' (aten::mm and aten::addmm)}."""
-    torch.manual_seed(0)
-    model = spec.build(spec.defaults()).to(device)
-    optimizer, stream = train.optimizer(model), spec.batches(mnist, 0, 0)
+    model, optimizer, stream = _fresh(spec, mnist, device)
     for _ in range(warmup):
         train.step(model, optimizer, next(stream), precision)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:

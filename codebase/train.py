@@ -105,7 +105,8 @@ def optimizer(model):
 def products(device, precision):
     """The context of a training step's forward pass. precision "fp32": none (the course's float32
     throughout); "bf16": torch.autocast with bfloat16, under which the networks' matrix products
-    run in bfloat16 while parameters, optimizer, activations and sums stay float32 (nets.linear)."""
+    and activations run in bfloat16 while parameters, optimizer, the networks' outputs and the
+    loss's sums stay float32 (nets.MLP.forward)."""
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
