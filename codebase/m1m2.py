@@ -9,30 +9,37 @@ from codebase.nets import Classifier, Decoder, Encoder
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
 
+ACTIVE_STD = 0.1  # M1's code dimensions whose posterior mean varies less over the images are left out
+
 
 class M2(SSVAE):
     """The SSVAE on continuous inputs a (M1's code): p(a | y, z) = N(m(z, y), diag(v(z, y))).
 
     Only the likelihood and the inputs' size differ: the bound still sums y out exactly, and the
-    loss still adds the labelled cross-entropy.
+    loss still adds the labelled cross-entropy. The buffer `active` (x_dim,) marks the dimensions
+    of a the likelihood models (all, unless M1M2.keep_active says otherwise).
     """
 
-    def __init__(self, x_dim=50, z_dim=50, hidden=500, y_dim=10, gen_weight=1.0, class_weight=100.0):
-        self.x_dim, self.hidden = x_dim, hidden  # read by networks(), which SSVAE.__init__ calls
+    def __init__(self, x_dim=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0):
+        self.x_dim, self.hidden, self.layers = x_dim, hidden, layers  # read by networks(), which SSVAE.__init__ calls
         super().__init__(z_dim, y_dim, gen_weight, class_weight)
-        self.config = dict(x_dim=x_dim, z_dim=z_dim, hidden=hidden, y_dim=y_dim, gen_weight=gen_weight,
-                           class_weight=class_weight)
+        self.config = dict(x_dim=x_dim, z_dim=z_dim, hidden=hidden, layers=layers, y_dim=y_dim,
+                           gen_weight=gen_weight, class_weight=class_weight)
+        self.register_buffer("active", torch.ones(x_dim, dtype=torch.bool))
 
     def networks(self):
-        """(q(z | a, y), p(a | z, y): mean and variance, q(y | a)): MLPs of width `hidden`"""
-        return (Encoder(self.z_dim, self.x_dim, self.y_dim, self.hidden),
-                Decoder(self.z_dim, 2 * self.x_dim, self.y_dim, self.hidden),
-                Classifier(self.y_dim, self.x_dim, self.hidden))
+        """(q(z | a, y), p(a | z, y): mean and variance, q(y | a)): MLPs of `layers` hidden layers of width `hidden`"""
+        return (Encoder(self.z_dim, self.x_dim, self.y_dim, self.hidden, self.layers),
+                Decoder(self.z_dim, 2 * self.x_dim, self.y_dim, self.hidden, self.layers),
+                Classifier(self.y_dim, self.x_dim, self.hidden, self.layers))
 
     def log_likelihood(self, x, out):
-        """log N(x; m, diag(v)), m and v the two halves of the decoder's output `out` (see
-        utils.gaussian_parameters); x: (batch, x_dim) against out: (..., batch, 2 * x_dim) -> (..., batch)"""
-        return utils.log_normal(x, *utils.gaussian_parameters(out))
+        """log N(x; m, diag(v)) over the active dimensions, m and v the two halves of the decoder's
+        output `out` (see utils.gaussian_parameters);
+        x: (batch, x_dim) against out: (..., batch, 2 * x_dim) -> (..., batch)"""
+        m, v = utils.gaussian_parameters(out)
+        a = self.active
+        return utils.log_normal(x[..., a], m[..., a], v[..., a])
 
 
 class M1M2(nn.Module):
@@ -45,36 +52,49 @@ class M1M2(nn.Module):
     m1: where M1 came from (a run name), kept in the config for the record.
     """
 
-    def __init__(self, m1_z=50, z_dim=50, hidden=500, y_dim=10, gen_weight=1.0, class_weight=100.0,
+    def __init__(self, m1_z=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0,
                  code="sample", m1=None):
         super().__init__()
-        self.config = dict(m1_z=m1_z, z_dim=z_dim, hidden=hidden, y_dim=y_dim, gen_weight=gen_weight,
-                           class_weight=class_weight, code=code, m1=m1)
+        self.config = dict(m1_z=m1_z, z_dim=z_dim, hidden=hidden, layers=layers, y_dim=y_dim,
+                           gen_weight=gen_weight, class_weight=class_weight, code=code, m1=m1)
         self.y_dim, self.code = y_dim, code
         self.m1 = VAE(m1_z).requires_grad_(False)
-        self.m2 = M2(m1_z, z_dim, hidden, y_dim, gen_weight, class_weight)
+        self.m2 = M2(m1_z, z_dim, hidden, layers, y_dim, gen_weight, class_weight)
 
     @torch.no_grad()
-    def features(self, x):
-        """x: tensor: (batch, 784) -> tensor: (batch, m1_z): M1's code of x"""
+    def keep_active(self, x, threshold=ACTIVE_STD):
+        """Model only the dimensions of M1's code that M1 uses: those whose posterior mean varies
+        over the images x (standard deviation above threshold), as the paper's code selects them.
+        The others sit at the prior whatever the image, so they carry noise, not information.
+        x: tensor: (N, 784) -> the number of dimensions kept"""
+        active = self.m1.enc(x)[0].std(0) > threshold
+        self.m2.active.copy_(active)
+        return int(active.sum())
+
+    @torch.no_grad()
+    def features(self, x, draw=False):
+        """x: tensor: (batch, 784) -> tensor: (batch, m1_z): M1's code of x, drawn from q1(a | x)
+        or (draw False) its mean; the dimensions M2 leaves out (see keep_active) read 0"""
         m, v = self.m1.enc(x)
-        return utils.sample_gaussian(m, v) if self.code == "sample" else m
+        return (utils.sample_gaussian(m, v) if draw else m) * self.m2.active
 
     def loss(self, xu, xl, yl):
         """M2's loss on M1's code of the unlabelled xu and the labelled xl (see SSVAE.loss)."""
-        return self.m2.loss(self.features(xu), self.features(xl), yl)
+        draw = self.code == "sample"
+        return self.m2.loss(self.features(xu, draw), self.features(xl, draw), yl)
 
     def classify(self, x):
         """x: tensor: (batch, 784) -> tensor: (batch,): the most probable label of M1's mean code"""
-        return self.m2.classify(self.m1.enc(x)[0])
+        return self.m2.classify(self.features(x))
 
     def enc(self, x, y):
         """q(z | a, y) at a = M1's mean code of x. Returns m, v: tensors: (..., z_dim)"""
-        return self.m2.enc(self.m1.enc(x)[0], y)
+        return self.m2.enc(self.features(x), y)
 
     def dec(self, z, y):
-        """Pixel logits: M1's decoder at the mean of p(a | z, y). Returns tensor: (..., 784)"""
-        return self.m1.dec(utils.gaussian_parameters(self.m2.dec(z, y))[0])
+        """Pixel logits: M1's decoder at the mean of p(a | z, y) (0 where M2 leaves a dimension
+        out). Returns tensor: (..., 784)"""
+        return self.m1.dec(utils.gaussian_parameters(self.m2.dec(z, y))[0] * self.m2.active)
 
     def sample_sigmoid(self, y):
         """y: tensor: (n,): labels -> tensor: (n, 784): Bernoulli means, z ~ p(z)"""

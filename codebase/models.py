@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from codebase import UserError, data, evaluate, figures, flags, train
 from codebase.flags import natural_int, nonnegative_float, positive_int
 from codebase.gmvae import GMVAE
-from codebase.m1m2 import M1M2
+from codebase.m1m2 import ACTIVE_STD, M1M2
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
 
@@ -59,6 +59,8 @@ class Spec:
     """(args, seed) -> None, or the run this model is built on: (declared model, its flags,
     attribute): that run is trained first (or its final checkpoint reused) and loaded into
     model.<attribute> before training"""
+    based: object = lambda model, mnist: None
+    """(model, mnist) -> None: what the model does once its base is loaded, before it trains"""
 
     def defaults(self):
         """The flags of its run script run without any."""
@@ -146,27 +148,44 @@ register(Spec(
     headline="NELBO", bench_minutes={"fp32": 1.8, "bf16": 1.25}, bench_iters=700))
 
 
+def _cw(args):
+    """--cw, or its default: the course's 100 on the pixels, M1M2_CW on M1's code"""
+    return args.cw if args.cw is not None else 100.0 if args.features == "pixels" else M1M2_CW
+
+
 def _ssvae(args):
     if args.features == "pixels":
-        return SSVAE(gen_weight=args.gw, class_weight=args.cw)
-    return M1M2(M1_Z, hidden=args.hidden, gen_weight=args.gw, class_weight=args.cw, code=args.code,
-                m1=f"model=vae_z={M1_Z}_beta=1")
+        return SSVAE(gen_weight=args.gw, class_weight=_cw(args))
+    return M1M2(M1_Z, hidden=args.hidden, layers=args.layers, gen_weight=args.gw, class_weight=_cw(args),
+                code=args.code, m1=f"model=vae_z={M1_Z}_beta=1")
 
 
 def _ssvae_name(args):
     if args.features == "pixels":
-        return f"model=ssvae_gw={args.gw:g}_cw={args.cw:g}"
-    return f"model=m1m2_gw={args.gw:g}_cw={args.cw:g}_hidden={args.hidden}_code={args.code}"
+        return f"model=ssvae_gw={args.gw:g}_cw={_cw(args):g}"
+    return f"model=m1m2_gw={args.gw:g}_cw={_cw(args):g}_hidden={args.hidden}_layers={args.layers}_code={args.code}"
+
+
+def _keep_active(model, mnist):
+    if isinstance(model, M1M2):
+        kept = model.keep_active(mnist.train_x.float() / 255)
+        if not kept:
+            raise UserError(f"M1 ({model.config['m1']}) uses none of its {M1_Z} code dimensions (posterior means "
+                            f"vary by less than {ACTIVE_STD} over the training images); train it longer")
+        print(f"m1: M2 models the {kept} of its {M1_Z} code dimensions whose posterior mean varies over "
+              f"the training images (standard deviation > {ACTIVE_STD})")
 
 
 M1_Z = 50  # M1: the course's VAE with z = 50, `python run_vae.py --z 50`, as in the paper
+M1M2_CW = 1.0  # M1+M2's classification weight by default (see the README's M1+M2 trials)
 
 register(Spec(
     name="ssvae", script="run_ssvae.py", classes=(SSVAE, M1M2), iterations=30000,
     description="Train the semi-supervised VAE (M2) with 100 labels and report its test accuracy (CS236 seed\n"
                 "problem 3). `-gw 0` trains the classifier on the 100 labelled images alone.",
     flags=((("--gw", "-gw"), dict(type=nonnegative_float, default=1.0, help="weight of the -ELBO on unlabelled data")),
-           (("--cw", "-cw"), dict(type=nonnegative_float, default=100.0, help="weight of the labelled cross-entropy")),
+           (("--cw", "-cw"), dict(type=nonnegative_float, help="weight of the labelled cross-entropy (default: 100, the "
+                                                              f"course's; {M1M2_CW:g} with --features m1)")),
            (("--features",), dict(choices=("pixels", "m1"), default="pixels",
                                   help=f"M2's inputs: the pixels (the course's model), or m1: M1+M2, M2 on the code "
                                        f"of M1 = the VAE of `run_vae.py --z {M1_Z} --run <this run>`, trained first "
@@ -174,10 +193,11 @@ register(Spec(
            (("--code",), dict(choices=("sample", "mean"), default="sample",
                               help="with --features m1: M1's code drawn afresh from q(z1 | x) at every step, "
                                    "or its mean")),
-           (("--hidden",), dict(type=positive_int, default=500, help="with --features m1: the width of M2's networks"))),
-    check=lambda args: "--code and --hidden go with --features m1" if args.features == "pixels" and (
-        args.code != "sample" or args.hidden != 500) else None,
-    build=_ssvae, run_name=_ssvae_name,
+           (("--hidden",), dict(type=positive_int, default=500, help="with --features m1: the width of M2's networks")),
+           (("--layers",), dict(type=positive_int, default=1, help="with --features m1: M2's networks' hidden layers"))),
+    check=lambda args: "--code, --hidden and --layers go with --features m1" if args.features == "pixels" and (
+        args.code != "sample" or args.hidden != 500 or args.layers != 1) else None,
+    build=_ssvae, run_name=_ssvae_name, based=_keep_active,
     base=lambda args, seed: None if args.features == "pixels" else ("vae", ["--z", str(M1_Z), "--run", str(seed)], "m1"),
     batches=data.semisupervised, evaluate=_accuracy, samples=evaluate.class_grid,
     pictures={"analogies": figures.analogies},

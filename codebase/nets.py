@@ -34,13 +34,13 @@ class ELU(nn.Module):
 
 
 class MLP(nn.Module):
-    """(a, optional one-hot y) -> hidden -> hidden -> d_out."""
+    """(a, optional one-hot y) -> hidden -> ... -> hidden -> d_out, `layers` hidden layers."""
 
-    def __init__(self, d_in, d_out, y_dim=0, hidden=300, activation=ELU):
+    def __init__(self, d_in, d_out, y_dim=0, hidden=300, activation=ELU, layers=2):
         super().__init__()
         self.inp = ConcatLinear(d_in, y_dim, hidden)
-        self.net = nn.Sequential(activation(), nn.Linear(hidden, hidden), activation(),
-                                 nn.Linear(hidden, d_out))
+        deeper = [m for _ in range(layers - 1) for m in (activation(), nn.Linear(hidden, hidden))]
+        self.net = nn.Sequential(*deeper, activation(), nn.Linear(hidden, d_out))
 
     def forward(self, a, y=None):
         """a: tensor: (..., d_in); y: tensor: (..., y_dim) or None, broadcastable against a
@@ -55,8 +55,8 @@ class Encoder(MLP):
     """q(z | x) or, with y_dim > 0, q(z | x, y): a diagonal Gaussian, x_dim-hidden-hidden-(2 * z_dim),
     by default 784-300-300-(2 * z_dim), ELU."""
 
-    def __init__(self, z_dim, x_dim=784, y_dim=0, hidden=300):
-        super().__init__(x_dim, 2 * z_dim, y_dim, hidden)
+    def __init__(self, z_dim, x_dim=784, y_dim=0, hidden=300, layers=2):
+        super().__init__(x_dim, 2 * z_dim, y_dim, hidden, layers=layers)
 
     def forward(self, x, y=None):
         """x: tensor: (..., 784); y: tensor: (..., y_dim) or None
@@ -69,12 +69,12 @@ class Decoder(MLP):
     """p(x | z) or, with y_dim > 0, p(x | z, y): x_dim outputs (Bernoulli logits for images),
     z_dim-hidden-hidden-x_dim, by default z_dim-300-300-784, ELU."""
 
-    def __init__(self, z_dim, x_dim=784, y_dim=0, hidden=300):
-        super().__init__(z_dim, x_dim, y_dim, hidden)
+    def __init__(self, z_dim, x_dim=784, y_dim=0, hidden=300, layers=2):
+        super().__init__(z_dim, x_dim, y_dim, hidden, layers=layers)
 
 
 class Classifier(MLP):
     """q(y | x): logits over the classes, x_dim-hidden-hidden-y_dim, by default 784-300-300-y_dim, ReLU."""
 
-    def __init__(self, y_dim=10, x_dim=784, hidden=300):
-        super().__init__(x_dim, y_dim, hidden=hidden, activation=nn.ReLU)
+    def __init__(self, y_dim=10, x_dim=784, hidden=300, layers=2):
+        super().__init__(x_dim, y_dim, hidden=hidden, activation=nn.ReLU, layers=layers)

@@ -223,6 +223,8 @@ LABELS = {
     "model=gmvae_z=10_k=500_precision=bf16": ("GMVAE, bf16 products", "GMVAE, productos en bf16"),
     "model=ssvae_gw=1_cw=100_precision=bf16": ("SSVAE, semi-supervised, bf16 products",
                                                "SSVAE, semisupervisado, productos en bf16"),
+    "model=m1m2_gw=1_cw=1_hidden=500_layers=1_code=sample": ("M1+M2, beyond the course (the paper: 0.967)",
+                                                            "M1+M2, más allá del curso (el artículo: 0.967)"),
 }
 WORDS = {  # the generated README text, by language: English, Spanish
     "header": ("| model | command | seeds | metric | measured | course |",
@@ -242,6 +244,9 @@ WORDS = {  # the generated README text, by language: English, Spanish
               "| CPU o GPU, hilos | fecha | modelo | precisión | it/s | it/s tarde, en la iteración | entrenamiento | evaluación | RSS máximo |"),
     "profile": ("| CPU, threads | model | precision | operators per step | of which matrix products |",
                 "| CPU, hilos | modelo | precisión | operadores por paso | de ellos, productos de matrices |"),
+    "m1m2": ("| configuration | seed | test accuracy | M1 training | M2 training | M1 + M2 | pixel SSVAE training, same seed |",
+             "| configuración | semilla | exactitud en test | entrenamiento de M1 | entrenamiento de M2 | M1 + M2 | "
+             "entrenamiento del SSVAE en píxeles, misma semilla |"),
     "precision": ("| model | seeds, in both | metric | fp32 | bf16 | bf16 - fp32, seed by seed | training, min: fp32 / bf16 |",
                   "| modelo | semillas, en ambas | métrica | fp32 | bf16 | bf16 - fp32, semilla a semilla | entrenamiento, min: fp32 / bf16 |"),
 }
@@ -300,6 +305,7 @@ def readme_blocks(groups, benches, lang="en"):
                              f"{fmt(*evaluate.mean_se(a), d)} | {fmt(*evaluate.mean_se(b), d)} | "
                              f"{fmt(*evaluate.mean_se([y - x for x, y in zip(a, b)]), d)} | {minutes} |")
     blocks["precision"] = "\n".join(precision)
+    blocks["m1m2"] = "\n".join([_word("m1m2", lang), "| --- | --- | --- | --- | --- | --- | --- |"] + m1m2_rows(groups))
     speed = [_word("speed", lang), "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for b in benches:
         where = f"{b['cpu'] if b['device'] == 'cpu' else b['device']}, {b['threads']}"
@@ -320,6 +326,22 @@ def readme_blocks(groups, benches, lang="en"):
                                                     j["threads"], j["seconds_jobs_1"], j["ratio"]))
     blocks["speed"] = "\n".join(speed)
     return blocks
+
+
+def m1m2_rows(groups, pixels="model=ssvae_gw=1_cw=100"):
+    """A row per M1+M2 seed: its accuracy and the training minutes of its M1 (the record of the run
+    named in its config), of its M2 and of both, beside the pixel SSVAE's of the same seed."""
+    rows = []
+    for name, g in groups.items():
+        if g["model"] != "M1M2":
+            continue
+        m1, pixel = groups.get(g["config"]["m1"], {}), groups.get(pixels, {})
+        for seed, accuracy, m2 in zip(g["seeds"], g["values"]["accuracy"], g["train_minutes"]):
+            m1_minutes = _by_seed(m1, m1["train_minutes"], [seed])[0] if seed in m1.get("seeds", ()) else math.nan
+            pixel_minutes = _by_seed(pixel, pixel["train_minutes"], [seed])[0] if seed in pixel.get("seeds", ()) else math.nan
+            rows.append(f"| `{name}` | {seed} | {accuracy:.4f} | {m1_minutes:.1f} min | {m2:.1f} min | "
+                        f"{m1_minutes + m2:.1f} min | {pixel_minutes:.1f} min |")
+    return rows
 
 
 def _by_seed(g, values, seeds):

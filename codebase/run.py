@@ -103,6 +103,7 @@ def one(spec, args, name, seed, resume_from, mnist):
     base = spec.base(args, seed) if args.train and not resume_from else None
     if base:
         _base(base, args, seed, model, mnist)
+        spec.based(model, mnist)
     if args.train:
         optimizer = train.optimizer(model)
         if not resume_from:  # _check let an existing run through only with --overwrite
