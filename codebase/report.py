@@ -212,7 +212,7 @@ def _bar(se):
     return 0 if math.isnan(se) else se
 
 
-README_BLOCKS = ("results", "outliers", "beta", "precision", "speed")  # <!-- name --> ... <!-- /name --> in a README
+README_BLOCKS = ("results", "outliers", "beta", "precision", "m1m2", "speed")  # <!-- name --> ... <!-- /name --> in a README
 # The README's rows: the published configurations, with their names in English and Spanish.
 LABELS = {
     "model=vae_z=10_beta=1": ("VAE", "VAE"),
@@ -331,16 +331,16 @@ def readme_blocks(groups, benches, lang="en"):
 def m1m2_rows(groups, pixels="model=ssvae_gw=1_cw=100"):
     """A row per M1+M2 seed: its accuracy and the training minutes of its M1 (the record of the run
     named in its config), of its M2 and of both, beside the pixel SSVAE's of the same seed."""
+    def minutes(g, seed):  # nan where there is no such record
+        return g["train_minutes"][g["seeds"].index(seed)] if g and seed in g["seeds"] else math.nan
+
     rows = []
     for name, g in groups.items():
-        if g["model"] != "M1M2":
-            continue
-        m1, pixel = groups.get(g["config"]["m1"], {}), groups.get(pixels, {})
-        for seed, accuracy, m2 in zip(g["seeds"], g["values"]["accuracy"], g["train_minutes"]):
-            m1_minutes = _by_seed(m1, m1["train_minutes"], [seed])[0] if seed in m1.get("seeds", ()) else math.nan
-            pixel_minutes = _by_seed(pixel, pixel["train_minutes"], [seed])[0] if seed in pixel.get("seeds", ()) else math.nan
-            rows.append(f"| `{name}` | {seed} | {accuracy:.4f} | {m1_minutes:.1f} min | {m2:.1f} min | "
-                        f"{m1_minutes + m2:.1f} min | {pixel_minutes:.1f} min |")
+        if g["model"] == "M1M2":
+            for seed, accuracy, m2 in zip(g["seeds"], g["values"]["accuracy"], g["train_minutes"]):
+                m1 = minutes(groups.get(g["config"]["m1"]), seed)
+                rows.append(f"| `{name}` | {seed} | {accuracy:.4f} | {m1:.1f} min | {m2:.1f} min | {m1 + m2:.1f} min | "
+                            f"{minutes(groups.get(pixels), seed):.1f} min |")
     return rows
 
 

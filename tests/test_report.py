@@ -11,12 +11,12 @@ from codebase import models, report
 from conftest import ROOT
 
 
-def write_run(logs, name, seed, metrics, model="VAE", config=None, undrawn=None, precision=None):
+def write_run(logs, name, seed, metrics, model="VAE", config=None, undrawn=None, precision=None, train_seconds=120.0):
     d = logs / f"{name}_run={seed:04d}"
     d.mkdir(parents=True)
     record = {"name": d.name, "model": model, "config": config or {"z_dim": 10, "beta": 1.0},
               "seed": seed, "iterations": 20000, "command": f"python run_vae.py --run {seed}",
-              "metrics": metrics, "train_seconds": 120.0, "eval_seconds": 1.0, "device": "cpu",
+              "metrics": metrics, "train_seconds": train_seconds, "eval_seconds": 1.0, "device": "cpu",
               "threads": 2, "torch": "x", "machine": "x86_64, 2 cores", "undrawn": undrawn}
     if precision:
         record["precision"] = precision
@@ -148,3 +148,18 @@ def test_bf16_runs_are_held_to_the_course_and_compared_seed_by_seed_with_float32
     # seeds 1 and 2: fp32 100, 104; bf16 100.5, 103; differences 0.5 and -1
     row = report.readme_blocks(groups, [])["precision"].splitlines()[2]
     assert row == "| VAE | 1, 2 | NELBO | 102.00 ± 2.00 | 101.75 ± 1.25 | -0.25 ± 0.75 | 2.0 / 2.0 |"
+
+
+def test_m1m2_rows_add_each_seeds_m1_and_m2_training_beside_the_pixel_ssvae(tmp_path):
+    config = {"m1": "model=vae_z=50_beta=1", "class_weight": 1.0}
+    for seed in (0, 1):
+        write_run(tmp_path, "model=m1m2_cw=1", seed, {"accuracy": 0.95 + seed / 100}, "M1M2", config,
+                  train_seconds=600.0 - 480 * seed)
+        write_run(tmp_path, "model=ssvae_gw=1_cw=100", seed, {"accuracy": 0.93}, "SSVAE", {"gen_weight": 1.0},
+                  train_seconds=1500.0 - 1380 * seed)
+    write_run(tmp_path, "model=vae_z=50_beta=1", 0, bounds(98.0), config={"z_dim": 50, "beta": 1.0}, train_seconds=90.0)
+    groups = report.aggregate(report.load([str(tmp_path)]))
+    assert report.m1m2_rows(groups) == [
+        "| `model=m1m2_cw=1` | 0 | 0.9500 | 1.5 min | 10.0 min | 11.5 min | 25.0 min |",
+        "| `model=m1m2_cw=1` | 1 | 0.9600 | nan min | 2.0 min | nan min | 2.0 min |",  # seed 1's M1: no record
+    ]
