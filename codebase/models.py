@@ -167,13 +167,13 @@ def _ssvae_name(args):
 
 
 def _keep_active(model, mnist):
-    if isinstance(model, M1M2):
-        kept = model.keep_active(mnist.train_x.float() / 255)
-        if not kept:
-            raise UserError(f"M1 ({model.config['m1']}) uses none of its {M1_Z} code dimensions (posterior means "
-                            f"vary by less than {ACTIVE_STD} over the training images); train it longer")
-        print(f"m1: M2 models the {kept} of its {M1_Z} code dimensions whose posterior mean varies over "
-              f"the training images (standard deviation > {ACTIVE_STD})")
+    """After M1 is loaded (only M1+M2 has a base): M2 keeps the code dimensions M1 uses."""
+    kept = model.keep_active(mnist.train_x.float() / 255)
+    if not kept:
+        raise UserError(f"M1 ({model.config['m1']}) uses none of its {M1_Z} code dimensions (posterior means "
+                        f"vary by less than {ACTIVE_STD} over the training images); train it longer")
+    print(f"m1: M2 models the {kept} of its {M1_Z} code dimensions whose posterior mean varies over "
+          f"the training images (standard deviation > {ACTIVE_STD})")
 
 
 M1_Z = 50  # M1: the course's VAE with z = 50, `python run_vae.py --z 50`, as in the paper

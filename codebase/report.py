@@ -308,15 +308,14 @@ def readme_blocks(groups, benches, lang="en"):
     blocks["m1m2"] = "\n".join([_word("m1m2", lang), "| --- | --- | --- | --- | --- | --- | --- |"] + m1m2_rows(groups))
     speed = [_word("speed", lang), "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for b in benches:
-        where = f"{b['cpu'] if b['device'] == 'cpu' else b['device']}, {b['threads']}"
         for r in b["rows"]:
-            speed.append(f"| {where} | {b['date'][:10]} | {r['model']} | {r.get('precision', 'fp32')} | {r['rate']:.1f} | "
+            speed.append(f"| {_where(b)} | {b['date'][:10]} | {r['model']} | {r.get('precision', 'fp32')} | {r['rate']:.1f} | "
                          + (f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–")
                          + f" | {r['train_minutes']:.1f} min | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
     profiled = [(b, r) for b in benches for r in b["rows"] if "ops_ms" in r]
     if profiled:
         speed += ["", _word("profile", lang), "| --- | --- | --- | --- | --- |"]
-        speed += [f"| {b['cpu'] if b['device'] == 'cpu' else b['device']}, {b['threads']} | {r['model']} | "
+        speed += [f"| {_where(b)} | {r['model']} | "
                   f"{r['precision']} | {r['ops_ms']:.2f} ms | {r['products_ms']:.2f} ms |" for b, r in profiled]
     for b in benches:
         if b.get("jobs"):
@@ -332,7 +331,7 @@ def m1m2_rows(groups, pixels="model=ssvae_gw=1_cw=100"):
     """A row per M1+M2 seed: its accuracy and the training minutes of its M1 (the record of the run
     named in its config), of its M2 and of both, beside the pixel SSVAE's of the same seed."""
     def minutes(g, seed):  # nan where there is no such record
-        return g["train_minutes"][g["seeds"].index(seed)] if g and seed in g["seeds"] else math.nan
+        return _by_seed(g, g["train_minutes"], [seed])[0] if g and seed in g["seeds"] else math.nan
 
     rows = []
     for name, g in groups.items():
@@ -342,6 +341,11 @@ def m1m2_rows(groups, pixels="model=ssvae_gw=1_cw=100"):
                 rows.append(f"| `{name}` | {seed} | {accuracy:.4f} | {m1:.1f} min | {m2:.1f} min | {m1 + m2:.1f} min | "
                             f"{minutes(groups.get(pixels), seed):.1f} min |")
     return rows
+
+
+def _where(bench):
+    """What a benchmark record ran on: 'CPU model, threads' or 'GPU, threads'."""
+    return f"{bench['cpu'] if bench['device'] == 'cpu' else bench['device']}, {bench['threads']}"
 
 
 def _by_seed(g, values, seeds):
