@@ -16,8 +16,7 @@ class M2(SSVAE):
     """The SSVAE on continuous inputs a (M1's code): p(a | y, z) = N(m(z, y), diag(v(z, y))).
 
     Only the likelihood and the inputs' size differ: the bound still sums y out exactly, and the
-    loss still adds the labelled cross-entropy. The buffer `active` (x_dim,) marks the dimensions
-    of a the likelihood models (all, unless M1M2.keep_active says otherwise).
+    loss still adds the labelled cross-entropy.
     """
 
     def __init__(self, x_dim=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0):
@@ -25,7 +24,6 @@ class M2(SSVAE):
         super().__init__(z_dim, y_dim, gen_weight, class_weight)
         self.config = dict(x_dim=x_dim, z_dim=z_dim, hidden=hidden, layers=layers, y_dim=y_dim,
                            gen_weight=gen_weight, class_weight=class_weight)
-        self.register_buffer("active", torch.ones(x_dim, dtype=torch.bool))
 
     def networks(self):
         """(q(z | a, y), p(a | z, y): mean and variance, q(y | a)): MLPs of `layers` hidden layers of width `hidden`"""
@@ -34,12 +32,9 @@ class M2(SSVAE):
                 Classifier(self.y_dim, self.x_dim, self.hidden, self.layers))
 
     def log_likelihood(self, x, out):
-        """log N(x; m, diag(v)) over the active dimensions, m and v the two halves of the decoder's
-        output `out` (see utils.gaussian_parameters);
-        x: (batch, x_dim) against out: (..., batch, 2 * x_dim) -> (..., batch)"""
-        m, v = utils.gaussian_parameters(out)
-        a = self.active
-        return utils.log_normal(x[..., a], m[..., a], v[..., a])
+        """log N(x; m, diag(v)), m and v the two halves of the decoder's output `out` (see
+        utils.gaussian_parameters); x: (batch, x_dim) against out: (..., batch, 2 * x_dim) -> (..., batch)"""
+        return utils.log_normal(x, *utils.gaussian_parameters(out))
 
 
 class M1M2(nn.Module):
@@ -50,6 +45,8 @@ class M1M2(nn.Module):
     posterior mean), and for the pictures enc(x, y), dec(z, y) (pixel logits: M1's decoder at the
     mean of p(a | z, y)) and sample_sigmoid(y).
     m1: where M1 came from (a run name), kept in the config for the record.
+    The buffer `active` (m1_z,) marks the dimensions of M1's code that M2 models (see keep_active);
+    M2 is built on that many inputs.
     """
 
     def __init__(self, m1_z=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0,
@@ -60,23 +57,38 @@ class M1M2(nn.Module):
         self.y_dim, self.code = y_dim, code
         self.m1 = VAE(m1_z).requires_grad_(False)
         self.m2 = M2(m1_z, z_dim, hidden, layers, y_dim, gen_weight, class_weight)
+        self.register_buffer("active", torch.ones(m1_z, dtype=torch.bool))
+
+    def _model(self, active):
+        """Set `active` (m1_z,) and fit M2 to it: rebuilt, freshly initialized, when it would
+        model another number of dimensions."""
+        kept = int(active.sum())
+        if kept != self.m2.x_dim:
+            w = next(self.m2.parameters())
+            self.m2 = M2(**{**self.m2.config, "x_dim": kept}).to(w.device, w.dtype)
+        self.active.copy_(active)
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """nn.Module's, after fitting M2 to the state's `active` (a missing one is left to fail there)"""
+        if "active" in state_dict:
+            self._model(state_dict["active"])
+        return super().load_state_dict(state_dict, strict, assign)
 
     @torch.no_grad()
     def keep_active(self, x, threshold=ACTIVE_STD):
         """Model only the dimensions of M1's code that M1 uses: those whose posterior mean varies
         over the images x (standard deviation above threshold), as the paper's code selects them.
         The others sit at the prior whatever the image, so they carry noise, not information.
-        x: tensor: (N, 784) -> the number of dimensions kept"""
-        active = self.m1.enc(x)[0].std(0) > threshold
-        self.m2.active.copy_(active)
-        return int(active.sum())
+        M2 is rebuilt on them (see _model). x: tensor: (N, 784) -> the number of dimensions kept"""
+        self._model(self.m1.enc(x)[0].std(0) > threshold)
+        return int(self.active.sum())
 
     @torch.no_grad()
     def features(self, x, draw=False):
-        """x: tensor: (batch, 784) -> tensor: (batch, m1_z): M1's code of x, drawn from q1(a | x)
-        or (draw False) its mean; the dimensions M2 leaves out (see keep_active) read 0"""
-        m, v = self.m1.enc(x)
-        return (utils.sample_gaussian(m, v) if draw else m) * self.m2.active
+        """x: tensor: (batch, 784) -> tensor: (batch, M2's x_dim): M1's code of x on the active
+        dimensions, drawn from q1(a | x) or (draw False) its mean"""
+        m, v = (t[..., self.active] for t in self.m1.enc(x))
+        return utils.sample_gaussian(m, v) if draw else m
 
     def loss(self, xu, xl, yl):
         """M2's loss on M1's code of the unlabelled xu and the labelled xl (see SSVAE.loss)."""
@@ -92,9 +104,12 @@ class M1M2(nn.Module):
         return self.m2.enc(self.features(x), y)
 
     def dec(self, z, y):
-        """Pixel logits: M1's decoder at the mean of p(a | z, y) (0 where M2 leaves a dimension
+        """Pixel logits: M1's decoder at the mean of p(a | z, y) (0 on the dimensions M2 leaves
         out). Returns tensor: (..., 784)"""
-        return self.m1.dec(utils.gaussian_parameters(self.m2.dec(z, y))[0] * self.m2.active)
+        m = utils.gaussian_parameters(self.m2.dec(z, y))[0]
+        a = m.new_zeros(*m.shape[:-1], len(self.active))
+        a[..., self.active] = m
+        return self.m1.dec(a)
 
     def sample_sigmoid(self, y):
         """y: tensor: (n,): labels -> tensor: (n, 784): Bernoulli means, z ~ p(z)"""

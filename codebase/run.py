@@ -105,15 +105,16 @@ def one(spec, args, name, seed, resume_from, mnist):
         _base(base, args, seed, model, mnist)
         spec.based(model, mnist)
     if args.train:
-        optimizer = train.optimizer(model)
+        state = train.load_checkpoint(resume_from, model) if resume_from else None  # may refit M1+M2's M2
+        optimizer = train.optimizer(model)  # on the weights as loaded
         if not resume_from:  # _check let an existing run through only with --overwrite
             for d in _existing(name):
                 shutil.rmtree(d)
         for d in (ckpt_dir, log_dir):
             os.makedirs(d, exist_ok=True)
         start, seconds = 0, 0.0
-        if resume_from:
-            state = train.load_checkpoint(resume_from, model, optimizer)
+        if state:
+            train.resume(state, optimizer)
             start, seconds = state["iteration"], state["seconds"]
             print(f"Resuming {name} from iteration {start}")
         seconds = train.train(model, optimizer, spec.batches(mnist, seed, start), ckpt_dir, log_dir,

@@ -89,11 +89,16 @@ def load_checkpoint(path, model, optimizer=None):
         raise UserError(f"{path} was trained with {said}; pass matching flags")
     load_weights(model, state["state_dict"], path)
     if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        if "cuda_rng" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        resume(state, optimizer)
     return state
+
+
+def resume(state, optimizer):
+    """Restore a checkpoint's dict `state` (see load_checkpoint) into optimizer, and its RNG state."""
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 
 def optimizer(model):

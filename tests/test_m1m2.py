@@ -32,16 +32,6 @@ def test_m2_likelihood_is_a_diagonal_gaussian_broadcast_over_labels(a):
     assert torch.allclose(model.log_likelihood(a, out), gaussian_log_likelihood(a, out), rtol=1e-12)
 
 
-def test_m2_likelihood_leaves_the_inactive_dimensions_out(a):
-    model = M2(x_dim=6, z_dim=4, hidden=20).double()
-    active = torch.tensor([True, False, True, True, False, True])
-    model.active.copy_(active)
-    out = torch.randn(10, 8, 12, dtype=torch.float64)
-    m, h = out.chunk(2, dim=-1)
-    want = gaussian_log_likelihood(a[:, active], torch.cat([m[..., active], h[..., active]], -1))
-    assert torch.allclose(model.log_likelihood(a, out), want, rtol=1e-12)
-
-
 def test_m2_exact_sum_over_labels_equals_a_loop(a, monkeypatch):
     torch.manual_seed(0)
     model = M2(x_dim=6, z_dim=4, hidden=20).double()
@@ -78,52 +68,35 @@ def test_m1m2_is_m2_on_m1s_code():
     assert torch.equal(model.dec(z, y), model.m1.dec(model.m2.dec(z, y).chunk(2, -1)[0]))
 
 
-def test_m1m2_with_dimensions_left_out_is_m2_on_the_others_alone(monkeypatch):
-    """Zeroing the inactive code dimensions and leaving them out of the likelihood is M2 built on
-    the active dimensions only, with the same weights for them: the same loss and the same
-    gradients, nothing reaching the weights of the dimensions left out."""
+def test_keep_active_keeps_the_dimensions_whose_mean_varies_and_builds_m2_on_them():
+    """M2 is rebuilt on the kept dimensions: its loss is M2's on them alone, its pixels are M1's
+    decoder with 0 on the others; the choice travels in the weights (a fresh M1M2 loads it)."""
     torch.manual_seed(0)
-    model = M1M2(m1_z=6, z_dim=4, hidden=20).double()
-    active = torch.tensor([True, False, True, True, False, True])
-    model.m2.active.copy_(active)
-    small = M2(x_dim=4, z_dim=4, hidden=20).double()
-    columns = torch.cat([active, torch.ones(10, dtype=torch.bool)])  # (a, one-hot y)
-    weights = dict(model.m2.state_dict())
-    weights["active"] = small.active
-    weights["enc.inp.weight"] = weights["enc.inp.weight"][:, columns]
-    weights["cls.inp.weight"] = weights["cls.inp.weight"][:, active]
-    rows = torch.cat([active, active])  # the decoder's means, then its variances
-    weights["dec.net.1.weight"], weights["dec.net.1.bias"] = (weights[k][rows] for k in ("dec.net.1.weight", "dec.net.1.bias"))
-    small.load_state_dict(weights)
-    x = torch.bernoulli(torch.rand(8, 784, dtype=torch.float64))
-    yl = torch.arange(8)
-    a = model.m1.enc(x)[0]
-    eps = torch.randn(10, 8, 4, dtype=x.dtype)
-    monkeypatch.setattr(utils, "sample_gaussian", lambda m, v: m + v.sqrt() * eps)
-    model.code = "mean"
-    got, _ = model.loss(x, x, yl)
-    want, _ = small.loss(a[:, active], a[:, active], yl)
-    assert got.item() == pytest.approx(want.item(), rel=1e-12)
-    got.backward()
-    want.backward()
-    grads = dict(model.m2.named_parameters())
-    assert torch.allclose(grads["cls.inp.weight"].grad[:, active], small.cls.inp.weight.grad, rtol=1e-10)
-    assert torch.all(grads["cls.inp.weight"].grad[:, ~active] == 0)
-    assert torch.all(grads["dec.net.1.weight"].grad[~rows] == 0)
-    assert torch.allclose(grads["dec.net.1.weight"].grad[rows], small.dec.net[1].weight.grad, rtol=1e-10)
-
-
-def test_keep_active_keeps_the_dimensions_whose_mean_varies_over_the_images():
-    torch.manual_seed(0)
-    model = M1M2(m1_z=6, z_dim=4, hidden=20)
+    model = M1M2(m1_z=6, z_dim=4, hidden=20, code="mean").double()
     last = model.m1.enc.net[-1]  # its first 6 outputs are the code's means
     with torch.no_grad():
         last.weight[[1, 4]] = 0  # means 1 and 4 are the bias whatever the image
         last.weight[[0, 2, 3, 5]] *= 10
-    x = torch.rand(500, 784)
+    x = torch.rand(500, 784, dtype=torch.float64)
     assert model.keep_active(x) == 4
-    assert model.m2.active.tolist() == [True, False, True, True, False, True]
-    assert torch.all(model.features(x, draw=True)[:, [1, 4]] == 0)
+    kept = [0, 2, 3, 5]
+    assert model.active.tolist() == [True, False, True, True, False, True]
+    assert model.m2.x_dim == 4 and model.m2.cls.inp.weight.shape == (20, 4)
+    xl, yl = x[:8], torch.arange(8)
+    m = model.m1.enc(xl)[0]
+    assert torch.equal(model.features(xl), m[:, kept])
+    torch.manual_seed(1)
+    got = model.loss(xl, xl, yl)[0]
+    torch.manual_seed(1)
+    assert got.item() == pytest.approx(model.m2.loss(m[:, kept], m[:, kept], yl)[0].item(), rel=1e-12)
+    z, y = torch.randn(8, 4, dtype=x.dtype), F.one_hot(yl, 10).to(x.dtype)
+    a = torch.zeros(8, 6, dtype=x.dtype)
+    a[:, kept] = model.m2.dec(z, y).chunk(2, -1)[0]
+    assert torch.equal(model.dec(z, y), model.m1.dec(a))
+    again = M1M2(m1_z=6, z_dim=4, hidden=20).double()
+    again.load_state_dict(model.state_dict())
+    assert again.m2.x_dim == 4 and torch.equal(again.active, model.active)
+    assert torch.equal(again.classify(x), model.classify(x))
 
 
 def test_m1m2_draws_the_ssvae_pictures_in_pixels(mnist):
@@ -158,3 +131,10 @@ def test_run_ssvae_features_m1_trains_m1_first_then_reuses_it(workdir, capsys, m
     assert "Training" not in again and f"Test set classification accuracy: {accuracy}" in again
     assert run_ssvae.main(argv + ["--train", "0"]) == 0
     assert f"Test set classification accuracy: {accuracy}" in capsys.readouterr().out
+    longer = argv[:3] + ["20"] + argv[4:]  # M2 is refitted to the checkpoint before the optimizer is built
+    assert run_ssvae.main(longer + ["--resume"]) == 0
+    resumed = capsys.readouterr().out
+    assert "Resuming model=m1m2_gw=1_cw=30_hidden=500_layers=1_code=sample_run=0000 from iteration 10" in resumed
+    assert run_ssvae.main(longer + ["--overwrite"]) == 0
+    accuracy = re.search(r"^Test set classification accuracy: (\S+)$", capsys.readouterr().out, re.M)[1]
+    assert f"Test set classification accuracy: {accuracy}" in resumed
