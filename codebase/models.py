@@ -156,14 +156,15 @@ def _cw(args):
 def _ssvae(args):
     if args.features == "pixels":
         return SSVAE(gen_weight=args.gw, class_weight=_cw(args))
-    return M1M2(M1_Z, hidden=args.hidden, layers=args.layers, gen_weight=args.gw, class_weight=_cw(args),
+    return M1M2(M1_Z, args.z, args.hidden, args.layers, gen_weight=args.gw, class_weight=_cw(args),
                 code=args.code, m1=f"model=vae_z={M1_Z}_beta=1")
 
 
 def _ssvae_name(args):
     if args.features == "pixels":
         return f"model=ssvae_gw={args.gw:g}_cw={_cw(args):g}"
-    return f"model=m1m2_gw={args.gw:g}_cw={_cw(args):g}_hidden={args.hidden}_layers={args.layers}_code={args.code}"
+    return (f"model=m1m2_gw={args.gw:g}_cw={_cw(args):g}_z={args.z}_hidden={args.hidden}_layers={args.layers}"
+            f"_code={args.code}")
 
 
 def _keep_active(model, mnist):
@@ -178,6 +179,7 @@ def _keep_active(model, mnist):
 
 M1_Z = 50  # M1: the course's VAE with z = 50, `python run_vae.py --z 50`, as in the paper
 M1M2_CW = 1.0  # M1+M2's classification weight by default (see the README's M1+M2 trials)
+M1M2_Z = 10  # M2's latent dimension by default on M1's code (see the README's M1+M2 trials)
 
 register(Spec(
     name="ssvae", script="run_ssvae.py", classes=(SSVAE, M1M2), iterations=30000,
@@ -193,10 +195,11 @@ register(Spec(
            (("--code",), dict(choices=("sample", "mean"), default="sample",
                               help="with --features m1: M1's code drawn afresh from q(z1 | x) at every step, "
                                    "or its mean")),
+           (("--z",), dict(type=positive_int, default=M1M2_Z, help="with --features m1: M2's latent dimension")),
            (("--hidden",), dict(type=positive_int, default=500, help="with --features m1: the width of M2's networks")),
            (("--layers",), dict(type=positive_int, default=1, help="with --features m1: M2's networks' hidden layers"))),
-    check=lambda args: "--code, --hidden and --layers go with --features m1" if args.features == "pixels" and (
-        args.code != "sample" or args.hidden != 500 or args.layers != 1) else None,
+    check=lambda args: "--code, --z, --hidden and --layers go with --features m1" if args.features == "pixels" and (
+        args.code != "sample" or args.z != M1M2_Z or args.hidden != 500 or args.layers != 1) else None,
     build=_ssvae, run_name=_ssvae_name, based=_keep_active,
     base=lambda args, seed: None if args.features == "pixels" else ("vae", ["--z", str(M1_Z), "--run", str(seed)], "m1"),
     batches=data.semisupervised, evaluate=_accuracy, samples=evaluate.class_grid,

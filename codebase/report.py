@@ -223,8 +223,8 @@ LABELS = {
     "model=gmvae_z=10_k=500_precision=bf16": ("GMVAE, bf16 products", "GMVAE, productos en bf16"),
     "model=ssvae_gw=1_cw=100_precision=bf16": ("SSVAE, semi-supervised, bf16 products",
                                                "SSVAE, semisupervisado, productos en bf16"),
-    "model=m1m2_gw=1_cw=1_hidden=500_layers=1_code=sample": ("M1+M2, beyond the course (the paper: 0.967)",
-                                                            "M1+M2, más allá del curso (el artículo: 0.967)"),
+    "model=m1m2_gw=1_cw=1_z=10_hidden=500_layers=1_code=sample": ("M1+M2, beyond the course (the paper: 0.967)",
+                                                                 "M1+M2, más allá del curso (el artículo: 0.967)"),
 }
 WORDS = {  # the generated README text, by language: English, Spanish
     "header": ("| model | command | seeds | metric | measured | course |",

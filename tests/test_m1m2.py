@@ -119,7 +119,7 @@ def test_run_ssvae_features_m1_trains_m1_first_then_reuses_it(workdir, capsys, m
     assert "Training model=vae_z=50_beta=1_run=0000 first, as `python run_vae.py --z 50 --run 0 --iter_max 20 --iw_full 0`" in first
     assert "m1: checkpoints/model=vae_z=50_beta=1_run=0000/model-00020.pt" in first
     assert re.search(r"^m1: M2 models the \d+ of its 50 code dimensions whose posterior mean varies", first, re.M)
-    name = "model=m1m2_gw=1_cw=30_hidden=500_layers=1_code=sample_run=0000"
+    name = "model=m1m2_gw=1_cw=30_z=10_hidden=500_layers=1_code=sample_run=0000"
     record = json.load(open(f"logs/{name}/metrics.json"))
     assert record["model"] == "M1M2" and record["config"]["m1"] == "model=vae_z=50_beta=1"
     assert record["repeat"].startswith("python run_ssvae.py --iter_max 10 --cw 30.0 --features m1 --run 0")
@@ -134,7 +134,7 @@ def test_run_ssvae_features_m1_trains_m1_first_then_reuses_it(workdir, capsys, m
     longer = argv[:3] + ["20"] + argv[4:]  # M2 is refitted to the checkpoint before the optimizer is built
     assert run_ssvae.main(longer + ["--resume"]) == 0
     resumed = capsys.readouterr().out
-    assert "Resuming model=m1m2_gw=1_cw=30_hidden=500_layers=1_code=sample_run=0000 from iteration 10" in resumed
+    assert "Resuming model=m1m2_gw=1_cw=30_z=10_hidden=500_layers=1_code=sample_run=0000 from iteration 10" in resumed
     assert run_ssvae.main(longer + ["--overwrite"]) == 0
     accuracy = re.search(r"^Test set classification accuracy: (\S+)$", capsys.readouterr().out, re.M)[1]
     assert f"Test set classification accuracy: {accuracy}" in resumed

@@ -131,7 +131,7 @@ def test_same_run_reproduces_its_metrics(workdir, capsys):
     (run_vae, ["--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
     (run_vae, ["--resume", "--train", "0"], "--resume and --overwrite go with --train 1"),
     (run_gmvae, ["--overwrite", "--train", "0"], "--resume and --overwrite go with --train 1"),
-    (run_ssvae, ["--code", "mean"], "--code, --hidden and --layers go with --features m1"),
+    (run_ssvae, ["--code", "mean"], "--code, --z, --hidden and --layers go with --features m1"),
     (run_vae, ["--precision", "fp16"], "--precision: invalid choice: 'fp16'"),
 ])
 def test_bad_flags_get_one_line(workdir, capsys, script, argv, said):
