@@ -180,6 +180,20 @@ def _keep_active(model, mnist):
 M1_Z = 50  # M1: the course's VAE with z = 50, `python run_vae.py --z 50`, as in the paper
 M1M2_CW = 1.0  # M1+M2's classification weight by default (see the README's M1+M2 trials)
 M1M2_Z = 10  # M2's latent dimension by default on M1's code (see the README's M1+M2 trials)
+M1M2_FLAGS = (  # the flags of M1+M2 alone
+    (("--code",), dict(choices=("sample", "mean"), default="sample",
+                       help="with --features m1: M1's code drawn afresh from q(z1 | x) at every step, or its mean")),
+    (("--z",), dict(type=positive_int, default=M1M2_Z, help="with --features m1: M2's latent dimension")),
+    (("--hidden",), dict(type=positive_int, default=500, help="with --features m1: the width of M2's networks")),
+    (("--layers",), dict(type=positive_int, default=1, help="with --features m1: M2's networks' hidden layers")))
+
+
+def _m1m2_flags_alone(args):
+    """The one-line error when an M1+M2 flag is set off its default on the pixels, else None."""
+    if args.features == "pixels" and any(getattr(args, flag[0][2:]) != kw["default"] for flag, kw in M1M2_FLAGS):
+        names = [flag[0] for flag, _ in M1M2_FLAGS]
+        return f"{', '.join(names[:-1])} and {names[-1]} go with --features m1"
+
 
 register(Spec(
     name="ssvae", script="run_ssvae.py", classes=(SSVAE, M1M2), iterations=30000,
@@ -192,14 +206,8 @@ register(Spec(
                                   help=f"M2's inputs: the pixels (the course's model), or m1: M1+M2, M2 on the code "
                                        f"of M1 = the VAE of `run_vae.py --z {M1_Z} --run <this run>`, trained first "
                                        "(or its final checkpoint reused)")),
-           (("--code",), dict(choices=("sample", "mean"), default="sample",
-                              help="with --features m1: M1's code drawn afresh from q(z1 | x) at every step, "
-                                   "or its mean")),
-           (("--z",), dict(type=positive_int, default=M1M2_Z, help="with --features m1: M2's latent dimension")),
-           (("--hidden",), dict(type=positive_int, default=500, help="with --features m1: the width of M2's networks")),
-           (("--layers",), dict(type=positive_int, default=1, help="with --features m1: M2's networks' hidden layers"))),
-    check=lambda args: "--code, --z, --hidden and --layers go with --features m1" if args.features == "pixels" and (
-        args.code != "sample" or args.z != M1M2_Z or args.hidden != 500 or args.layers != 1) else None,
+           *M1M2_FLAGS),
+    check=_m1m2_flags_alone,
     build=_ssvae, run_name=_ssvae_name, based=_keep_active,
     base=lambda args, seed: None if args.features == "pixels" else ("vae", ["--z", str(M1_Z), "--run", str(seed)], "m1"),
     batches=data.semisupervised, evaluate=_accuracy, samples=evaluate.class_grid,
