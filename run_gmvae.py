@@ -2,10 +2,11 @@
 import sys
 
 from codebase import run
+from codebase.gmvae import GMVAE
 
 
 def main(argv=None):
-    return run.main("gmvae", argv)
+    return run.main(GMVAE, argv, __doc__)
 
 
 if __name__ == "__main__":

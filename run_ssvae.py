@@ -3,10 +3,11 @@ problem 3). `-gw 0` trains the classifier on the 100 labelled images alone."""
 import sys
 
 from codebase import run
+from codebase.ssvae import SSVAE
 
 
 def main(argv=None):
-    return run.main("ssvae", argv)
+    return run.main(SSVAE, argv, __doc__)
 
 
 if __name__ == "__main__":

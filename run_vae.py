@@ -2,10 +2,11 @@
 import sys
 
 from codebase import run
+from codebase.vae import VAE
 
 
 def main(argv=None):
-    return run.main("vae", argv)
+    return run.main(VAE, argv, __doc__)
 
 
 if __name__ == "__main__":

@@ -35,38 +35,43 @@ def newest_checkpoint(folder, run_name):
     return max(found, default=None)
 
 
-def bench(spec, mnist, device, iters, warmup, checkpoint=None, precision="fp32"):
+def bench(cls, mnist, device, iters, warmup, checkpoint=None, precision="fp32"):
     """Times `iters` training steps (train.step, its products in `precision`) after `warmup` from a
-    fresh model of spec's default configuration, then one evaluation (float32); with checkpoint =
+    fresh model of cls's default configuration, then one evaluation (float32); with checkpoint =
     (iteration, path), the same steps again from that trained model and its optimizer state, where
     late-training slowdowns (subnormal numbers) show. Returns a dict of the figures (see ROW)."""
-    defaults = spec.defaults()
-    model, optimizer, stream = _fresh(spec, mnist, device)
+    defaults = flags.parser(cls).parse_args([])
+    model, optimizer, stream = _fresh(cls, mnist, device)
     rate = _rate(model, optimizer, stream, iters, warmup, device, precision)
     begun = time.perf_counter()
-    spec.evaluate(model, mnist, defaults, seed=0)
+    model.evaluate(mnist, defaults, seed=0)
     sync(device)
     seconds = time.perf_counter() - begun
     late_rate = late_iteration = None
     if checkpoint:
-        model = spec.build(defaults).to(device)
+        model = cls.from_flags(defaults, 0, mnist).to(device)
         optimizer = train.optimizer(model)
         train.load_checkpoint(checkpoint[1], model, optimizer)
         late_iteration = checkpoint[0]
-        late_rate = _rate(model, optimizer, spec.batches(mnist, 0, late_iteration), iters, warmup, device,
+        late_rate = _rate(model, optimizer, cls.batches(mnist, 0, late_iteration), iters, warmup, device,
                           precision)
-    return {"model": spec.name, "precision": precision, "rate": rate, "late_rate": late_rate,
-            "late_iteration": late_iteration, "iterations": spec.iterations,
-            "train_minutes": spec.iterations / rate / 60, "target_minutes": spec.bench_minutes.get(precision),
+    return {"model": name(cls), "precision": precision, "rate": rate, "late_rate": late_rate,
+            "late_iteration": late_iteration, "iterations": cls.iterations,
+            "train_minutes": cls.iterations / rate / 60, "target_minutes": cls.bench_minutes.get(precision),
             "eval_seconds": seconds, "peak_rss_mb": peak_rss_mb(),
             "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
 
 
-def _fresh(spec, mnist, device):
-    """A fresh model of spec's default configuration (seed 0), its optimizer and minibatch stream."""
+def name(cls):
+    """The benchmark's name of a model class: its name in lower case (its --models choice)"""
+    return cls.__name__.lower()
+
+
+def _fresh(cls, mnist, device):
+    """A fresh model of cls's default configuration (seed 0), its optimizer and minibatch stream."""
     torch.manual_seed(0)
-    model = spec.build(spec.defaults()).to(device)
-    return model, train.optimizer(model), spec.batches(mnist, 0, 0)
+    model = cls.from_flags(flags.parser(cls).parse_args([]), 0, mnist).to(device)
+    return model, train.optimizer(model), cls.batches(mnist, 0, 0)
 
 
 ROW = ["model", "precision", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)",
@@ -100,11 +105,11 @@ def _rate(model, optimizer, stream, iters, warmup, device, precision):
     return sorted(rates)[len(rates) // 2]
 
 
-def profile(spec, mnist, device, steps, warmup, precision):
-    """Profile `steps` training steps after `warmup` from a fresh model of spec's default
+def profile(cls, mnist, device, steps, warmup, precision):
+    """Profile `steps` training steps after `warmup` from a fresh model of cls's default
     configuration (torch.profiler). Returns milliseconds per step of the operators' own CPU time:
     {"ops_ms": all of them, "products_ms": the matrix products' (aten::mm and aten::addmm)}."""
-    model, optimizer, stream = _fresh(spec, mnist, device)
+    model, optimizer, stream = _fresh(cls, mnist, device)
     for _ in range(warmup):
         train.step(model, optimizer, next(stream), precision)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
@@ -119,8 +124,9 @@ def profile(spec, mnist, device, steps, warmup, precision):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--models", nargs="+", choices=models.REGISTRY, default=list(models.REGISTRY))
-    p.add_argument("--iters", type=flags.positive_int, help="timed iterations (default 700; SSVAE 70)")
+    names = [name(cls) for cls in models.ALL]
+    p.add_argument("--models", nargs="+", choices=names, default=names)
+    p.add_argument("--iters", type=flags.positive_int, help="timed iterations (default: each model's bench_iters)")
     p.add_argument("--warmup", type=flags.natural_int, default=10)
     p.add_argument("--device", type=flags.device, default="auto")
     p.add_argument("--threads", type=flags.positive_int, help="torch threads (default: torch's)")
@@ -157,16 +163,20 @@ def main(argv=None):
         return e.exit_code
     print(f"peak RSS after loading MNIST: {peak_rss_mb():.0f} MB")
     results = []
-    for name in args.models:
-        spec = models.get(name)
-        late = newest_checkpoint(args.checkpoints, spec.run_name(spec.defaults()))
+    chosen = [cls for cls in models.ALL if name(cls) in args.models]
+    for cls in chosen:
+        late = newest_checkpoint(args.checkpoints, cls.run_name(flags.parser(cls).parse_args([])))
         for precision in precisions:
-            results.append(bench(spec, mnist, args.device, args.iters or spec.bench_iters, args.warmup, late,
-                                 precision))
+            try:
+                results.append(bench(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, late,
+                                     precision))
+            except UserError as e:  # a model built on another run that is not there
+                print(f"{name(cls)}: not timed: {e}")
+                break
     if args.profile:  # after every timing: the profiler's memory would raise the peak RSS above
         for r in results:
-            spec = models.get(r["model"])
-            r.update(profile(spec, mnist, args.device, args.iters or spec.bench_iters, args.warmup, r["precision"]))
+            cls = next(c for c in chosen if name(c) == r["model"])
+            r.update(profile(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, r["precision"]))
     rows = [ROW] + [_row(r) for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

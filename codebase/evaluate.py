@@ -1,9 +1,7 @@
-"""Evaluation on the fixed test data: the bounds, the accuracy, the sample grids."""
+"""Evaluation on the fixed test data: the bounds and the accuracy."""
 import math
-import statistics
 
 import torch
-from torchvision.utils import make_grid
 
 from codebase import utils
 
@@ -63,46 +61,3 @@ def accuracy(model, mnist, seed=0):
         return (model.classify(x) == mnist.test_y).float().mean().item()
 
     return {"accuracy": score(mnist.test_x.float() / 255), "accuracy_binarized": score(mnist.test_binary)}
-
-
-def mean_se(values):
-    """(mean, standard error = sample std / sqrt(n)); the error is nan for one value."""
-    n = len(values)
-    return statistics.fmean(values), statistics.stdev(values) / math.sqrt(n) if n > 1 else math.nan
-
-
-def lines(metrics):
-    """The printed form of the metrics (graders parse these lines)."""
-    out = []
-    if "NELBO" in metrics:
-        out.append(f"NELBO: {metrics['NELBO']}. KL: {metrics['KL']}. Rec: {metrics['Rec']}")
-    out += [f"Negative {k}: {v}" for k, v in metrics.items() if k.startswith("IWAE-")]
-    full = [k[5:] for k in metrics if k.startswith("full/") and not k.endswith("_se")]
-    if full:
-        out.append("Full test set (10000 images): " + ". ".join(
-            f"{k}: {metrics['full/' + k]:.2f} ± {metrics['full/' + k + '_se']:.2f}" for k in full))
-    if "accuracy" in metrics:
-        out.append(f"Test set classification accuracy: {metrics['accuracy']}")
-    return out
-
-
-@torch.no_grad()
-def sample_grid(model, seed=0, rows=10, cols=20):
-    """rows x cols digits from p(x), each the Bernoulli mean given z ~ p(z).
-
-    Returns: tensor: (3, rows * 30 + 2, cols * 30 + 2): the grid image
-    """
-    torch.manual_seed(seed)
-    x = model.sample_sigmoid(rows * cols)
-    return make_grid(x.view(-1, 1, 28, 28), nrow=cols, pad_value=1)
-
-
-@torch.no_grad()
-def class_grid(model, seed=0, cols=20):
-    """Samples from p(x | y) as Bernoulli means, one row per label y.
-
-    Returns: tensor: (3, y_dim * 30 + 2, cols * 30 + 2): the grid image
-    """
-    torch.manual_seed(seed)
-    y = torch.arange(model.y_dim, device=next(model.parameters()).device).repeat_interleave(cols)
-    return make_grid(model.sample_sigmoid(y).view(-1, 1, 28, 28), nrow=cols, pad_value=1)

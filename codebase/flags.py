@@ -1,4 +1,5 @@
-"""The run scripts' flags: those every model shares, and the value types of each model's own."""
+"""The run scripts' flags: those every model shares, the value types of each model's own, and the
+command that repeats a run."""
 import argparse
 import math
 import os
@@ -15,6 +16,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the reposi
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line instead of usage + error
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def flag(*names, **options):
+    """One of a model's own flags: the names and keyword arguments of parser.add_argument"""
+    return names, options
 
 
 def positive_int(s):
@@ -55,11 +61,12 @@ def device(s):
     return d
 
 
-def parser(spec):
-    """The run script's flags for the declared model `spec` (models.Spec): the shared ones, then its own."""
-    p = _Parser(prog=spec.script, description=spec.description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.set_defaults(script=os.path.join(ROOT, spec.script))
-    p.add_argument("--iter_max", type=positive_int, default=spec.iterations, help="training iterations")
+def parser(cls, description=None):
+    """The run script's flags for the model class `cls` (a model.Model): the shared ones, then its own.
+    description: the script's --help text"""
+    p = _Parser(prog=cls.script, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.set_defaults(script=os.path.join(ROOT, cls.script))
+    p.add_argument("--iter_max", type=positive_int, default=cls.iterations, help="training iterations")
     p.add_argument("--iter_save", type=positive_int, default=10000, help="save a checkpoint every N iterations")
     p.add_argument("--run", type=natural_int, default=0, help="replicate id, also the seed")
     p.add_argument("--runs", type=positive_int, default=1, help="replicates: --run, --run+1, ...")
@@ -78,15 +85,15 @@ def parser(spec):
                    help="training's matrix products: fp32, the course's; bf16: in bfloat16, with float32 "
                         "parameters, optimizer and sums, on CUDA GPUs and CPUs with AMX or AVX512-BF16 "
                         "(evaluation stays float32)")
-    for names, options in spec.flags:
+    for names, options in cls.flags:
         p.add_argument(*names, **options)
     return p
 
 
-def parse(spec, argv=None):
-    """The flags of argv (default: the command line), checked; the process set up for them
-    (runtime.start). Adds args.argv and args.command, the command as typed."""
-    p = parser(spec)
+def parse(cls, argv=None, description=None):
+    """The flags of argv (default: the command line), checked. Adds args.argv and args.command,
+    the command as typed."""
+    p = parser(cls, description)
     args = p.parse_args(argv)
     if args.resume and args.overwrite:
         p.error("--resume and --overwrite exclude each other")
@@ -94,21 +101,18 @@ def parse(spec, argv=None):
         p.error("--resume and --overwrite go with --train 1")
     if args.precision == "bf16" and (why := runtime.no_bf16(args.device)):
         p.error(f"--precision bf16: {why}; use --precision fp32")
-    if spec.check(args):
-        p.error(spec.check(args))
-    runtime.start(args.threads)  # before the first tensor operation
     argv = sys.argv[1:] if argv is None else argv
     args.argv = list(argv)
-    args.command = shlex.join(["python", spec.script] + list(argv))
+    args.command = shlex.join(["python", cls.script] + list(argv))
     return args
 
 
-def repeat(spec, args, seed):
+def repeat(cls, args, seed):
     """The command that repeats replicate `seed` of this run bit for bit on the same CPU model:
     every flag that sets what is computed and differs from its default, then --run and --threads
     pinned (the thread count decides the products' rounding)."""
-    p = parser(spec)
-    defaults, words = p.parse_args([]), ["python", spec.script]
+    p = parser(cls)
+    defaults, words = p.parse_args([]), ["python", cls.script]
     for action in p._actions:
         value = getattr(args, action.dest, None)
         if action.dest not in REPLICATE_FLAGS and value != getattr(defaults, action.dest):

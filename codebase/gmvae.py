@@ -4,8 +4,10 @@ import math
 import torch
 from torch import nn
 
-from codebase import utils
-from codebase.vae import VAE
+from codebase import draw, utils
+from codebase.flags import flag, positive_int
+from codebase.model import Published
+from codebase.vae import BOUNDS, IW_FULL, VAE, Z
 
 
 class GMVAE(VAE):
@@ -16,12 +18,24 @@ class GMVAE(VAE):
     posterior sample z: log q(z | x) - log p(z).
     """
 
+    script = "run_gmvae.py"
+    flags = (Z, flag("--k", type=positive_int, default=500, help="mixture components in the prior"), IW_FULL)
+    named_by = ("z", "k")
+    pictures = {**VAE.pictures, "components": draw.components}
+    published = (Published(dict(z_dim=10, k=500), ("GMVAE", "GMVAE"), dict(zip(BOUNDS, [
+        (97, 3), (17.5, 1), (80, 2), (97, 2.5), (94, 2.5), (93, 2.5), (93, 2.5)]))),)
+    sweep = None
+    bench_minutes = {"fp32": 1.8, "bf16": 1.25}
+
     def __init__(self, z_dim=10, k=500):
         super().__init__(z_dim)
-        self.config = dict(z_dim=z_dim, k=k)
         self.k = k
         # Means and (pre-softplus) variances of the k components: (1, 2k, z_dim).
         self.z_pre = nn.Parameter(torch.randn(1, 2 * k, z_dim) / math.sqrt(k * z_dim))
+
+    @classmethod
+    def from_flags(cls, args, seed, mnist):
+        return cls(args.z, args.k)
 
     def prior(self):
         """Returns m, v: tensors: (1, k, z_dim): the components' means and variances."""

@@ -1,10 +1,18 @@
 """M1+M2 (Kingma, Rezende, Mohamed & Welling 2014, section 3.2): the semi-supervised M2 trained
-on the code of M1, a VAE trained beforehand on all the images."""
+on the code of M1, a VAE trained beforehand on all the images.
+
+    python run_m1m2.py     # trains M1 first (python run_vae.py --z 50 --run <this run>), unless
+                           # its final checkpoint is there, then M2 on its code
+"""
+import os
+import shlex
+
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from codebase import utils
+from codebase import UserError, data, flags, run, train, utils
+from codebase.flags import flag, nonnegative_float, positive_int
+from codebase.model import Model, Published
 from codebase.nets import Classifier, Decoder, Encoder
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
@@ -19,59 +27,92 @@ class M2(SSVAE):
     loss still adds the labelled cross-entropy.
     """
 
-    def __init__(self, x_dim=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0):
-        self.x_dim, self.hidden, self.layers = x_dim, hidden, layers  # read by networks(), which SSVAE.__init__ calls
+    def __init__(self, a_dim=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0):
+        self.a_dim, self.hidden, self.layers = a_dim, hidden, layers  # read by networks(), which SSVAE.__init__ calls
         super().__init__(z_dim, y_dim, gen_weight, class_weight)
-        self.config = dict(x_dim=x_dim, z_dim=z_dim, hidden=hidden, layers=layers, y_dim=y_dim,
-                           gen_weight=gen_weight, class_weight=class_weight)
 
     def networks(self):
         """(q(z | a, y), p(a | z, y): mean and variance, q(y | a)): MLPs of `layers` hidden layers of width `hidden`"""
-        return (Encoder(self.z_dim, self.x_dim, self.y_dim, self.hidden, self.layers),
-                Decoder(self.z_dim, 2 * self.x_dim, self.y_dim, self.hidden, self.layers),
-                Classifier(self.y_dim, self.x_dim, self.hidden, self.layers))
+        return (Encoder(self.z_dim, self.a_dim, self.y_dim, self.hidden, self.layers),
+                Decoder(self.z_dim, 2 * self.a_dim, self.y_dim, self.hidden, self.layers),
+                Classifier(self.y_dim, self.a_dim, self.hidden, self.layers))
 
-    def log_likelihood(self, x, out):
-        """log N(x; m, diag(v)), m and v the two halves of the decoder's output `out` (see
-        utils.gaussian_parameters); x: (batch, x_dim) against out: (..., batch, 2 * x_dim) -> (..., batch)"""
-        return utils.log_normal(x, *utils.gaussian_parameters(out))
+    def log_likelihood(self, a, out):
+        """log N(a; m, diag(v)), m and v the two halves of the decoder's output `out` (see
+        utils.gaussian_parameters); a: (batch, a_dim) against out: (..., batch, 2 * a_dim) -> (..., batch)"""
+        return utils.log_normal(a, *utils.gaussian_parameters(out))
 
 
-class M1M2(nn.Module):
+class M1M2(Model):
     """x -> a ~ q1(a | x), M1's posterior (a VAE trained beforehand, then frozen) -> M2 on a.
 
     code: "sample": a drawn afresh from q1(a | x) at every step, as in the paper; "mean": its mean.
     Seen from the pixels it has the SSVAE's interface: loss(xu, xl, yl) and classify(x) (on M1's
     posterior mean), and for the pictures enc(x, y), dec(z, y) (pixel logits: M1's decoder at the
     mean of p(a | z, y)) and sample_sigmoid(y).
-    m1: where M1 came from (a run name), kept in the config for the record.
+    m1_run: where M1 came from (a run name), kept in the config for the record.
     The buffer `active` (m1_z,) marks the dimensions of M1's code that M2 models (see keep_active);
     M2 is built on that many inputs.
     """
 
+    script, iterations, headline = "run_m1m2.py", 60000, "accuracy"
+    flags = (flag("--gw", "-gw", type=nonnegative_float, default=1.0, help="weight of M2's -ELBO on unlabelled data"),
+             flag("--cw", "-cw", type=nonnegative_float, default=1.0, help="weight of the labelled cross-entropy"),
+             flag("--z", type=positive_int, default=10, help="M2's latent dimension"),
+             flag("--hidden", type=positive_int, default=500, help="the width of M2's networks"),
+             flag("--layers", type=positive_int, default=1, help="M2's networks' hidden layers"),
+             flag("--code", choices=("sample", "mean"), default="sample",
+                  help="M1's code drawn afresh from q(z1 | x) at every step, or its mean"),
+             flag("--m1_z", type=positive_int, default=50, help="M1's latent dimension (run_vae.py's --z)"),
+             flag("--m1_iter_max", type=positive_int, default=VAE.iterations,
+                  help="M1's training iterations (run_vae.py's --iter_max)"))
+    named_by = ("gw", "cw", "z", "hidden", "layers", "code")
+    pictures = SSVAE.pictures
+    published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="sample"),
+                           ("M1+M2, beyond the course (the paper: 0.967)", "M1+M2, más allá del curso (el artículo: 0.967)")),)
+    batches = staticmethod(SSVAE.batches)  # the SSVAE's data, evaluation and pictures, seen from the pixels
+    evaluate, samples, no_pictures = SSVAE.evaluate, SSVAE.samples, SSVAE.no_pictures
+
     def __init__(self, m1_z=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0,
-                 code="sample", m1=None):
+                 code="sample", m1_run=None):
         super().__init__()
-        self.config = dict(m1_z=m1_z, z_dim=z_dim, hidden=hidden, layers=layers, y_dim=y_dim,
-                           gen_weight=gen_weight, class_weight=class_weight, code=code, m1=m1)
-        self.y_dim, self.code = y_dim, code
+        self.m1_z, self.z_dim, self.hidden, self.layers, self.y_dim = m1_z, z_dim, hidden, layers, y_dim
+        self.gen_weight, self.class_weight, self.code, self.m1_run = gen_weight, class_weight, code, m1_run
         self.m1 = VAE(m1_z).requires_grad_(False)
         self.m2 = M2(m1_z, z_dim, hidden, layers, y_dim, gen_weight, class_weight)
         self.register_buffer("active", torch.ones(m1_z, dtype=torch.bool))
 
-    def _model(self, active):
+    @classmethod
+    def from_flags(cls, args, seed, mnist):
+        """M1+M2 with M1 loaded from its run's final checkpoint (see train_m1) and M2 built on the
+        code dimensions M1 uses (see keep_active)."""
+        m1_run, ckpt_dir = _m1_run(args, seed)
+        model = cls(args.m1_z, args.z, args.hidden, args.layers, gen_weight=args.gw, class_weight=args.cw,
+                    code=args.code, m1_run=m1_run)
+        path = train.checkpoint_path(ckpt_dir, args.m1_iter_max)
+        train.load_checkpoint(path, model.m1)
+        print(f"m1: {path}")
+        kept = model.keep_active(mnist.train_x.float() / 255)
+        if not kept:
+            raise UserError(f"M1 ({path}) uses none of its {args.m1_z} code dimensions (posterior means vary "
+                            f"by less than {ACTIVE_STD} over the training images); train it longer")
+        print(f"m1: M2 models the {kept} of its {args.m1_z} code dimensions whose posterior mean varies over "
+              f"the training images (standard deviation > {ACTIVE_STD})")
+        return model
+
+    def _fit_m2(self, active):
         """Set `active` (m1_z,) and fit M2 to it: rebuilt, freshly initialized, when it would
         model another number of dimensions."""
         kept = int(active.sum())
-        if kept != self.m2.x_dim:
+        if kept != self.m2.a_dim:
             w = next(self.m2.parameters())
-            self.m2 = M2(**{**self.m2.config, "x_dim": kept}).to(w.device, w.dtype)
+            self.m2 = M2(**{**self.m2.config, "a_dim": kept}).to(w.device, w.dtype)
         self.active.copy_(active)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """nn.Module's, after fitting M2 to the state's `active` (a missing one is left to fail there)"""
         if "active" in state_dict:
-            self._model(state_dict["active"])
+            self._fit_m2(state_dict["active"])
         return super().load_state_dict(state_dict, strict, assign)
 
     @torch.no_grad()
@@ -79,13 +120,13 @@ class M1M2(nn.Module):
         """Model only the dimensions of M1's code that M1 uses: those whose posterior mean varies
         over the images x (standard deviation above threshold), as the paper's code selects them.
         The others sit at the prior whatever the image, so they carry noise, not information.
-        M2 is rebuilt on them (see _model). x: tensor: (N, 784) -> the number of dimensions kept"""
-        self._model(self.m1.enc(x)[0].std(0) > threshold)
+        M2 is rebuilt on them (see _fit_m2). x: tensor: (N, 784) -> the number of dimensions kept"""
+        self._fit_m2(self.m1.enc(x)[0].std(0) > threshold)
         return int(self.active.sum())
 
     @torch.no_grad()
-    def features(self, x, draw=False):
-        """x: tensor: (batch, 784) -> tensor: (batch, M2's x_dim): M1's code of x on the active
+    def m1_code(self, x, draw=False):
+        """x: tensor: (batch, 784) -> tensor: (batch, M2's a_dim): M1's code of x on the active
         dimensions, drawn from q1(a | x) or (draw False) its mean"""
         m, v = (t[..., self.active] for t in self.m1.enc(x))
         return utils.sample_gaussian(m, v) if draw else m
@@ -93,15 +134,15 @@ class M1M2(nn.Module):
     def loss(self, xu, xl, yl):
         """M2's loss on M1's code of the unlabelled xu and the labelled xl (see SSVAE.loss)."""
         draw = self.code == "sample"
-        return self.m2.loss(self.features(xu, draw), self.features(xl, draw), yl)
+        return self.m2.loss(self.m1_code(xu, draw), self.m1_code(xl, draw), yl)
 
     def classify(self, x):
         """x: tensor: (batch, 784) -> tensor: (batch,): the most probable label of M1's mean code"""
-        return self.m2.classify(self.features(x))
+        return self.m2.classify(self.m1_code(x))
 
     def enc(self, x, y):
         """q(z | a, y) at a = M1's mean code of x. Returns m, v: tensors: (..., z_dim)"""
-        return self.m2.enc(self.features(x), y)
+        return self.m2.enc(self.m1_code(x), y)
 
     def dec(self, z, y):
         """Pixel logits: M1's decoder at the mean of p(a | z, y) (0 on the dimensions M2 leaves
@@ -115,3 +156,44 @@ class M1M2(nn.Module):
         """y: tensor: (n,): labels -> tensor: (n, 784): Bernoulli means, z ~ p(z)"""
         z = self.m2.sample_z(len(y))
         return torch.sigmoid(self.dec(z, F.one_hot(y, self.y_dim).to(z.dtype)))
+
+
+def _m1_argv(args, seed):
+    """run_vae.py's flags of M1 for replicate `seed` of the M1+M2 run `args`"""
+    argv = ["--z", str(args.m1_z), "--run", str(seed)]
+    if args.m1_iter_max != VAE.iterations:
+        argv += ["--iter_max", str(args.m1_iter_max)]
+    if args.data_dir != data.default_dir():
+        argv += ["--data-dir", args.data_dir]
+    if args.device != flags.device("auto"):
+        argv += ["--device", str(args.device)]
+    return argv
+
+
+def _m1_run(args, seed):
+    """M1's run name without its replicate, and its checkpoint folder, for replicate `seed` of the
+    M1+M2 run `args`"""
+    name = VAE.run_name(flags.parser(VAE).parse_args(_m1_argv(args, seed)))
+    return name, run.folders(f"{name}_run={seed:04d}")[0]
+
+
+def train_m1(args):
+    """Train each replicate's M1 that has no final checkpoint yet, as its own run of run_vae.py
+    (continued from its newest checkpoint, if any). Returns 0, or the first failing exit status."""
+    for seed in range(args.run, args.run + args.runs):
+        ckpt_dir = _m1_run(args, seed)[1]
+        if os.path.exists(train.checkpoint_path(ckpt_dir, args.m1_iter_max)):
+            continue
+        argv = _m1_argv(args, seed) + (["--resume"] if train.list_checkpoints(ckpt_dir) else [])
+        print(f"Training M1 first: {shlex.join(['python', VAE.script, *argv])}")
+        status = run.main(VAE, argv)
+        if status:
+            return status
+    return 0
+
+
+def main(argv=None, description=None):
+    """run_m1m2.py: each replicate's M1 (trained first, unless its final checkpoint exists), then M2."""
+    args = flags.parse(M1M2, argv, description)
+    status = train_m1(args) if args.train else 0
+    return status or run.main(M1M2, argv, description)

@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from codebase import UserError, evaluate, runtime
+from codebase import UserError, records, runtime
 
 
 def threads(args):
@@ -139,5 +139,5 @@ def _read_metrics(name):
 
 def summary(results):
     """results: list of metric dicts -> lines 'name: mean ± standard error (n=N)'"""
-    return [f"{key}: {' ± '.join(f'{x:.4f}' for x in evaluate.mean_se([r[key] for r in results]))} "
+    return [f"{key}: {' ± '.join(f'{x:.4f}' for x in records.mean_se([r[key] for r in results]))} "
             f"(n={len(results)})" for key in results[0]]

@@ -11,17 +11,18 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import save_image
 
-from codebase import UserError, data, figures, flags, models, replicates, runtime, train
+from codebase import UserError, data, draw, flags, replicates, runtime, train
 
 
-def main(name, argv=None):
-    """The run script of the declared model `name`: replicates --run .. --run + --runs - 1.
+def main(cls, argv=None, description=None):
+    """The run script of the model class `cls` (a model.Model): replicates --run .. --run + --runs - 1.
 
-    argv: the flags (default: the command line). Returns the exit status.
+    argv: the flags (default: the command line); description: the script's --help text.
+    Returns the exit status.
     """
-    spec = models.get(name)
-    args = flags.parse(spec, argv)
-    prefix = spec.run_name(args) + ("" if args.precision == "fp32" else f"_precision={args.precision}")
+    args = flags.parse(cls, argv, description)
+    runtime.start(args.threads)  # before the first tensor operation
+    prefix = cls.run_name(args) + ("" if args.precision == "fp32" else f"_precision={args.precision}")
     seeds = range(args.run, args.run + args.runs)
     names = [f"{prefix}_run={seed:04d}" for seed in seeds]
     try:
@@ -35,7 +36,7 @@ def main(name, argv=None):
                 results = replicates.parallel(args, names, seeds)
             else:
                 mnist = data.load_mnist(args.data_dir, args.device)
-                results = [one(spec, args, n, seed, r, mnist) for n, seed, r in zip(names, seeds, resume_from)]
+                results = [replicate(cls, args, n, seed, r, mnist) for n, seed, r in zip(names, seeds, resume_from)]
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -49,17 +50,17 @@ def main(name, argv=None):
     return 0
 
 
-def _folders(name):
+def folders(name):
     return os.path.join("checkpoints", name), os.path.join("logs", name)
 
 
 def _existing(name):
-    return [d for d in _folders(name) if os.path.isdir(d) and os.listdir(d)]
+    return [d for d in folders(name) if os.path.isdir(d) and os.listdir(d)]
 
 
 def _check(args, name):
     """Check a run's folders before training; returns the checkpoint to resume from, or None."""
-    ckpt_dir, log_dir = _folders(name)
+    ckpt_dir, log_dir = folders(name)
     if args.resume:
         found = train.list_checkpoints(ckpt_dir)
         if not found:
@@ -74,38 +75,15 @@ def _check(args, name):
     return None
 
 
-def _base(base, args, seed, model, mnist):
-    """Load into model the run it is built on, base = (declared model, its flags, attribute),
-    training that run first unless its final checkpoint exists. The RNG is set aside meanwhile,
-    so the model trains on exactly as if the base had been there all along."""
-    name, argv, attribute = base
-    spec = models.get(name)
-    base_args = flags.parse(spec, argv)
-    base_args.data_dir, base_args.device = args.data_dir, args.device
-    run_name = f"{spec.run_name(base_args)}_run={seed:04d}"
-    final = train.checkpoint_path(_folders(run_name)[0], base_args.iter_max)
-    if not os.path.exists(final):
-        found = train.list_checkpoints(_folders(run_name)[0])
-        print(f"Training {run_name} first, as `{base_args.command}` would")
-        with replicates.lock(run_name, torch.get_num_threads()), train.rng_set_aside():
-            one(spec, base_args, run_name, seed, found[-1][1] if found else None, mnist)
-    train.load_checkpoint(final, getattr(model, attribute))
-    print(f"{attribute}: {final}")
-
-
-def one(spec, args, name, seed, resume_from, mnist):
+def replicate(cls, args, name, seed, resume_from, mnist):
     """Train (from scratch, or on from the checkpoint resume_from) or load one replicate, evaluate
     it, print its metrics, write its outputs. Returns its metrics."""
-    ckpt_dir, log_dir = _folders(name)
+    ckpt_dir, log_dir = folders(name)
     torch.manual_seed(seed)
-    model = spec.build(args).to(args.device)
-    undrawn = spec.undrawn(model.config)
-    base = spec.base(args, seed) if args.train and not resume_from else None
-    if base:
-        _base(base, args, seed, model, mnist)
-        spec.based(model, mnist)
+    model = cls.from_flags(args, seed, mnist).to(args.device)
+    undrawn = model.no_pictures()
     if args.train:
-        state = train.load_checkpoint(resume_from, model) if resume_from else None  # may refit M1+M2's M2
+        state = train.load_checkpoint(resume_from, model) if resume_from else None
         optimizer = train.optimizer(model)  # on the weights as loaded
         if not resume_from:  # _check let an existing run through only with --overwrite
             for d in _existing(name):
@@ -117,26 +95,26 @@ def one(spec, args, name, seed, resume_from, mnist):
             train.resume(state, optimizer)
             start, seconds = state["iteration"], state["seconds"]
             print(f"Resuming {name} from iteration {start}")
-        seconds = train.train(model, optimizer, spec.batches(mnist, seed, start), ckpt_dir, log_dir,
+        seconds = train.train(model, optimizer, cls.batches(mnist, seed, start), ckpt_dir, log_dir,
                               args.iter_max, args.iter_save, start, seconds,
-                              images=None if undrawn else lambda m: {"samples": spec.samples(m, seed=seed)},
+                              images=None if undrawn else lambda m: {"samples": m.samples(seed)},
                               precision=args.precision)
     else:
         seconds = train.load_checkpoint(train.checkpoint_path(ckpt_dir, args.iter_max), model)["seconds"]
         os.makedirs(log_dir, exist_ok=True)
     begun = time.perf_counter()
-    metrics = spec.evaluate(model, mnist, args, seed=seed)
+    metrics = model.evaluate(mnist, args, seed)
     eval_seconds = time.perf_counter() - begun
-    for line in spec.lines(metrics):
+    for line in model.printed(metrics):
         print(line)
     if not undrawn:
-        save_image(spec.samples(model, seed=seed), os.path.join(log_dir, "samples.png"))
+        save_image(model.samples(seed), os.path.join(log_dir, "samples.png"))
         with SummaryWriter(log_dir) as writer:  # the pictures of what it learned, beside the curves
-            for tag, image in figures.write(model, mnist, log_dir, spec.pictures).items():
+            for tag, image in draw.write(model, mnist, log_dir, model.pictures).items():
                 writer.add_image(f"figures/{tag}", image, args.iter_max)
     record = {
         "name": name, "model": type(model).__name__, "config": model.config, "seed": seed,
-        "iterations": args.iter_max, "precision": args.precision, "command": args.command, "repeat": flags.repeat(spec, args, seed),
+        "iterations": args.iter_max, "precision": args.precision, "command": args.command, "repeat": flags.repeat(cls, args, seed),
         "metrics": metrics, "train_seconds": seconds, "eval_seconds": eval_seconds, "undrawn": undrawn,
         **runtime.provenance(args.device),
     }

@@ -7,7 +7,6 @@ import platform
 import re
 import signal
 import subprocess
-import sys
 import threading
 
 import numpy

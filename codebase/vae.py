@@ -1,12 +1,18 @@
 """The variational autoencoder (Kingma & Welling 2014) with a standard normal prior."""
 import torch
-from torch import nn
 
-from codebase import utils
+from codebase import draw, evaluate, utils
+from codebase.flags import flag, natural_int, nonnegative_float, positive_int
+from codebase.model import Model, Published
 from codebase.nets import Decoder, Encoder
 
+BOUNDS = ("NELBO", "KL", "Rec", "IWAE-1", "IWAE-10", "IWAE-100", "IWAE-1000")
+Z = flag("--z", type=positive_int, default=10, help="latent dimension")
+IW_FULL = flag("--iw_full", type=natural_int, default=100,
+               help="importance samples of the full-test-set IWAE bound (0: skip the full test set)")
 
-class VAE(nn.Module):
+
+class VAE(Model):
     """Generative story: z ~ p(z) = N(0, I); x | z ~ Bernoulli(sigmoid(decoder(z))).
     Inference: q(z | x) = N(m(x), diag(v(x))).
 
@@ -14,12 +20,28 @@ class VAE(nn.Module):
     (the GMVAE) overrides those and nothing else.
     """
 
+    script, iterations, headline = "run_vae.py", 20000, "NELBO"
+    flags = (Z, flag("--beta", type=nonnegative_float, default=1.0, help="weight of the KL in the training loss"), IW_FULL)
+    named_by = ("z", "beta")
+    pictures = {"reconstructions": draw.reconstructions, "interpolations": draw.interpolations,
+                "latent": draw.latent}
+    published = (Published(dict(z_dim=10, beta=1.0), ("VAE", "VAE"), dict(zip(BOUNDS, [
+        (100, 2), (19.5, 2), (82, 2), (99, 2.5), (97, 2.5), (96, 2.5), (95, 2.5)]))),)
+    sweep = "beta"
+    bench_minutes = {"fp32": 1.5, "bf16": 1.0}
+
     def __init__(self, z_dim=10, beta=1.0):
         super().__init__()
-        self.config = dict(z_dim=z_dim, beta=beta)  # constructor arguments, saved in checkpoints
         self.z_dim, self.beta = z_dim, beta
         self.enc = Encoder(z_dim)
         self.dec = Decoder(z_dim)
+
+    @classmethod
+    def from_flags(cls, args, seed, mnist):
+        return cls(args.z, args.beta)
+
+    def evaluate(self, mnist, args, seed):
+        return evaluate.bounds(self, mnist, seed=seed, full_iw=args.iw_full)
 
     # The prior p(z) = N(0, I).
     def log_prior(self, z):
@@ -88,3 +110,4 @@ class VAE(nn.Module):
 
 def _mean(*per_example):
     return tuple(t.mean() for t in per_example)
+

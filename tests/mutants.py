@@ -89,10 +89,10 @@ MUTANTS = [
     ("subnormals not flushed", "codebase/runtime.py",
      "    flush_denormals()\n", "    pass\n", ["tests/test_runtime.py"]),
     ("M1+M2's code dimensions all kept", "codebase/m1m2.py",
-     "self._model(self.m1.enc(x)[0].std(0) > threshold)", "self._model(self.m1.enc(x)[0].std(0) >= 0)",
+     "self._fit_m2(self.m1.enc(x)[0].std(0) > threshold)", "self._fit_m2(self.m1.enc(x)[0].std(0) >= 0)",
      ["tests/test_m1m2.py::test_keep_active_keeps_the_dimensions_whose_mean_varies_and_builds_m2_on_them"]),
     ("a checkpoint's M1+M2 loaded without refitting M2", "codebase/m1m2.py",
-     '            self._model(state_dict["active"])', "            pass",
+     '            self._fit_m2(state_dict["active"])', "            pass",
      ["tests/test_m1m2.py"]),
 ]
 

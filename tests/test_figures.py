@@ -1,4 +1,5 @@
-"""codebase.figures: sizes, what each cell of a grid shows, the component order, the command."""
+"""codebase.draw and the command codebase.figures: sizes, what each cell of a grid shows, the
+component order, the command."""
 import math
 import os
 
@@ -9,7 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.utils import save_image
 
-from codebase import figures, models, train
+from codebase import draw, figures, train
 from codebase.gmvae import GMVAE
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
@@ -31,14 +32,15 @@ def cell(image, row, col):
 FIRST_THREE = {"reconstructions": size(2, 20), "interpolations": size(10, 10), "latent": (600, 500)}
 
 
-@pytest.mark.parametrize("name, make, expected", [
-    ("vae", lambda: VAE(z_dim=2), FIRST_THREE),
-    ("gmvae", lambda: GMVAE(z_dim=2, k=K), {**FIRST_THREE, "components": size(math.ceil(K / 25), min(K, 25))}),
-    ("ssvae", SSVAE, {"analogies": size(10, 11)}),
+@pytest.mark.parametrize("make, expected", [
+    (lambda: VAE(z_dim=2), FIRST_THREE),
+    (lambda: GMVAE(z_dim=2, k=K), {**FIRST_THREE, "components": size(math.ceil(K / 25), min(K, 25))}),
+    (SSVAE, {"analogies": size(10, 11)}),
 ], ids=["vae", "gmvae", "ssvae"])
-def test_write_draws_the_declared_figures_of_each_model_at_their_size(name, make, expected, mnist, tmp_path):
+def test_write_draws_the_declared_figures_of_each_model_at_their_size(make, expected, mnist, tmp_path):
     torch.manual_seed(0)
-    images = figures.write(make(), mnist, str(tmp_path / "log"), models.get(name).pictures)
+    model = make()
+    images = draw.write(model, mnist, str(tmp_path / "log"), model.pictures)
     assert sorted(os.listdir(tmp_path / "log")) == sorted(f"{name}.png" for name in expected)
     assert images.keys() == expected.keys()
     for name, (w, h) in expected.items():
@@ -50,7 +52,7 @@ def test_write_leaves_the_global_rng_and_the_mode_alone(mnist, tmp_path):
     model = GMVAE(z_dim=2, k=5)
     torch.manual_seed(1)
     state = torch.get_rng_state()
-    figures.write(model, mnist, str(tmp_path), models.get("gmvae").pictures)
+    draw.write(model, mnist, str(tmp_path), GMVAE.pictures)
     assert torch.equal(torch.get_rng_state(), state) and model.training
 
 
@@ -62,13 +64,13 @@ def test_reconstructions_and_interpolations_decode_posterior_means(mnist):
     def decoded(x):
         return torch.sigmoid(model.dec(model.enc(x)[0]))
 
-    rec = figures.reconstructions(model, mnist)
+    rec = draw.reconstructions(model, mnist)
     for c in range(10):
         for j in range(2):
             x = mnist.test_subset[10 * c + j]
             torch.testing.assert_close(cell(rec, 0, 2 * c + j), x)
             torch.testing.assert_close(cell(rec, 1, 2 * c + j), decoded(x), atol=1e-6, rtol=0)
-    lines = figures.interpolations(model, mnist)
+    lines = draw.interpolations(model, mnist)
     for c in range(10):  # the ends of row c: the first subset images of classes c and c + 1
         torch.testing.assert_close(cell(lines, c, 0), decoded(mnist.test_subset[10 * c]), atol=1e-6, rtol=0)
         torch.testing.assert_close(cell(lines, c, 9), decoded(mnist.test_subset[10 * ((c + 1) % 10)]),
@@ -77,7 +79,7 @@ def test_reconstructions_and_interpolations_decode_posterior_means(mnist):
 
 def test_latent_of_a_tiny_model(mnist, tmp_path):
     for z_dim in (1, 2):
-        image = figures.latent(VAE(z_dim=z_dim), mnist)
+        image = draw.latent(VAE(z_dim=z_dim), mnist)
         assert image.shape == (3, 500, 600) and image.dtype == torch.float32
         assert 0 <= image.min() and image.max() <= 1 and image.std() > 0.05  # not a blank canvas
     save_image(image, tmp_path / "latent.png")
@@ -88,7 +90,7 @@ def test_latent_of_a_tiny_model(mnist, tmp_path):
 def test_analogies_put_the_reconstruction_under_the_predicted_label(mnist):
     torch.manual_seed(0)
     model = SSVAE()
-    image = figures.analogies(model, mnist)
+    image = draw.analogies(model, mnist)
     i = [mnist.test_y.tolist().index(c) for c in range(10)]  # the first test image of each class
     grey, binary = mnist.test_x[i].float() / 255, mnist.test_binary[i]
     yhat = model.cls(grey).argmax(-1)
@@ -103,7 +105,7 @@ def test_analogies_put_the_reconstruction_under_the_predicted_label(mnist):
         torch.testing.assert_close(cell(image, r, 1 + other), styled, atol=1e-6, rtol=0)
     # Rows with different labels: column yhat_i of row i is image i's reconstruction.
     yhat = torch.tensor([3, 1, 4, 1, 5, 9, 2, 6, 5, 3])
-    rows = figures.analogy_rows(model, binary, yhat)
+    rows = draw.analogy_rows(model, binary, yhat)
     assert rows.shape == (10, 10, 784)
     y = F.one_hot(yhat, 10).float()
     torch.testing.assert_close(rows[torch.arange(10), yhat], torch.sigmoid(model.dec(model.enc(binary, y)[0], y)))
@@ -127,7 +129,7 @@ def test_component_order_follows_the_posterior_mass():
     g = torch.Generator().manual_seed(0)
     z = torch.cat([torch.tensor([10.0, 10.0]) + 0.05 * torch.randn(7, 2, generator=g),
                    torch.tensor([-10.0, -10.0]) + 0.05 * torch.randn(2, 2, generator=g)])
-    order = figures.component_order(hand_built_gmvae(0.01), z, chunk=4)
+    order = draw.component_order(hand_built_gmvae(0.01), z, chunk=4)
     assert order.dtype == torch.long and order.tolist() == [2, 0, 1]  # the unused (0, 0) last
     # Soft mass, not counts of nearest components: 3 points at (s, s) give each p(1 | z) = 0.6,
     # p(2 | z) = 0.4 (with variance v: log(p1 / p2) = (100 - 20 s) / v); 2 points sit on (10, 10).
@@ -135,7 +137,7 @@ def test_component_order_follows_the_posterior_mass():
     v = 10.0
     s = (100 - v * math.log(1.5)) / 20
     z = torch.tensor([[s, s]] * 3 + [[10.0, 10.0]] * 2)
-    assert figures.component_order(hand_built_gmvae(v), z).tolist() == [2, 1, 0]
+    assert draw.component_order(hand_built_gmvae(v), z).tolist() == [2, 1, 0]
 
 
 def save(ckpt_dir, model, iteration):
@@ -155,7 +157,7 @@ def test_command_draws_the_newest_checkpoint(mnist, tmp_path, capsys):
     assert "model-00002.pt" in capsys.readouterr().out
     assert sorted(os.listdir(out)) == ["components.png", "interpolations.png", "latent.png", "reconstructions.png"]
     with torch.no_grad():
-        save_image(figures.reconstructions(newest, mnist), tmp_path / "expected.png")
+        save_image(draw.reconstructions(newest, mnist), tmp_path / "expected.png")
     assert np.array_equal(np.asarray(Image.open(out / "reconstructions.png")),
                           np.asarray(Image.open(tmp_path / "expected.png")))
 

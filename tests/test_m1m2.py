@@ -1,5 +1,4 @@
 """M1+M2: M2's Gaussian likelihood and bound against torch.distributions, the stacking, a run."""
-import dataclasses
 import json
 import os
 import re
@@ -8,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import run_ssvae
-from codebase import evaluate, figures, models, utils
+import run_m1m2
+from codebase import draw, m1m2, utils
 from codebase.m1m2 import M1M2, M2
 from test_models import diag, ssvae_reference
 
@@ -27,14 +26,14 @@ def a():
 
 
 def test_m2_likelihood_is_a_diagonal_gaussian_broadcast_over_labels(a):
-    model = M2(x_dim=6, z_dim=4, hidden=20).double()
-    out = torch.randn(10, 8, 12, dtype=torch.float64)  # (labels, batch, 2 * x_dim)
+    model = M2(a_dim=6, z_dim=4, hidden=20).double()
+    out = torch.randn(10, 8, 12, dtype=torch.float64)  # (labels, batch, 2 * a_dim)
     assert torch.allclose(model.log_likelihood(a, out), gaussian_log_likelihood(a, out), rtol=1e-12)
 
 
 def test_m2_exact_sum_over_labels_equals_a_loop(a, monkeypatch):
     torch.manual_seed(0)
-    model = M2(x_dim=6, z_dim=4, hidden=20).double()
+    model = M2(a_dim=6, z_dim=4, hidden=20).double()
     eps = torch.randn(10, len(a), 4, dtype=a.dtype)
     monkeypatch.setattr(utils, "sample_gaussian", lambda m, v: m + v.sqrt() * eps)
     got, want = model.negative_elbo_bound(a), ssvae_reference(model, a, eps, gaussian_log_likelihood)
@@ -81,10 +80,10 @@ def test_keep_active_keeps_the_dimensions_whose_mean_varies_and_builds_m2_on_the
     assert model.keep_active(x) == 4
     kept = [0, 2, 3, 5]
     assert model.active.tolist() == [True, False, True, True, False, True]
-    assert model.m2.x_dim == 4 and model.m2.cls.inp.weight.shape == (20, 4)
+    assert model.m2.a_dim == 4 and model.m2.cls.inp.weight.shape == (20, 4)
     xl, yl = x[:8], torch.arange(8)
     m = model.m1.enc(xl)[0]
-    assert torch.equal(model.features(xl), m[:, kept])
+    assert torch.equal(model.m1_code(xl), m[:, kept])
     torch.manual_seed(1)
     got = model.loss(xl, xl, yl)[0]
     torch.manual_seed(1)
@@ -95,46 +94,45 @@ def test_keep_active_keeps_the_dimensions_whose_mean_varies_and_builds_m2_on_the
     assert torch.equal(model.dec(z, y), model.m1.dec(a))
     again = M1M2(m1_z=6, z_dim=4, hidden=20).double()
     again.load_state_dict(model.state_dict())
-    assert again.m2.x_dim == 4 and torch.equal(again.active, model.active)
+    assert again.m2.a_dim == 4 and torch.equal(again.active, model.active)
     assert torch.equal(again.classify(x), model.classify(x))
 
 
 def test_m1m2_draws_the_ssvae_pictures_in_pixels(mnist):
     torch.manual_seed(0)
     model = M1M2().eval()
-    assert figures.analogies(model, mnist).shape == (3, 302, 332)  # a test image, then labels 0-9
-    assert evaluate.class_grid(model).shape == (3, 302, 602)  # a row of 20 samples per label
+    assert draw.analogies(model, mnist).shape == (3, 302, 332)  # a test image, then labels 0-9
+    assert draw.class_grid(model).shape == (3, 302, 602)  # a row of 20 samples per label
 
 
-def test_run_ssvae_features_m1_trains_m1_first_then_reuses_it(workdir, capsys, monkeypatch):
-    """A short M1 (20 iterations, declared here instead of 20000): the first run trains it and
-    records it as its own run, the next reuses its checkpoint, and both M2 runs train alike."""
-    spec = models.get("ssvae")
-    short = dataclasses.replace(spec, base=lambda args, seed: (
-        "vae", ["--z", "50", "--run", str(seed), "--iter_max", "20", "--iw_full", "0"], "m1") if args.features == "m1" else None)
-    monkeypatch.setitem(models.REGISTRY, "ssvae", short)
-    argv = ["--features", "m1", "--iter_max", "10", "--cw", "30"]
-    assert run_ssvae.main(argv) == 0
+def test_run_m1m2_trains_m1_first_then_reuses_it(workdir, capsys, monkeypatch):
+    """A short M1 (20 iterations instead of 20000, no full-test-set bound): the first run trains
+    it and records it as its own run of run_vae.py, the next reuses its checkpoint, and both M2
+    runs train alike; --train 0 and --resume need nothing more."""
+    m1_argv = m1m2._m1_argv
+    monkeypatch.setattr(m1m2, "_m1_argv", lambda args, seed: m1_argv(args, seed) + ["--iw_full", "0"])
+    argv = ["--iter_max", "10", "--cw", "30", "--m1_iter_max", "20"]
+    assert run_m1m2.main(argv) == 0
     first = capsys.readouterr().out
-    assert "Training model=vae_z=50_beta=1_run=0000 first, as `python run_vae.py --z 50 --run 0 --iter_max 20 --iw_full 0`" in first
+    assert "Training M1 first: python run_vae.py --z 50 --run 0 --iter_max 20 --iw_full 0" in first
     assert "m1: checkpoints/model=vae_z=50_beta=1_run=0000/model-00020.pt" in first
     assert re.search(r"^m1: M2 models the \d+ of its 50 code dimensions whose posterior mean varies", first, re.M)
     name = "model=m1m2_gw=1_cw=30_z=10_hidden=500_layers=1_code=sample_run=0000"
     record = json.load(open(f"logs/{name}/metrics.json"))
-    assert record["model"] == "M1M2" and record["config"]["m1"] == "model=vae_z=50_beta=1"
-    assert record["repeat"].startswith("python run_ssvae.py --iter_max 10 --cw 30.0 --features m1 --run 0")
+    assert record["model"] == "M1M2" and record["config"]["m1_run"] == "model=vae_z=50_beta=1"
+    assert record["repeat"].startswith("python run_m1m2.py --iter_max 10 --cw 30.0 --m1_iter_max 20 --run 0")
     assert json.load(open("logs/model=vae_z=50_beta=1_run=0000/metrics.json"))["iterations"] == 20
     assert os.path.exists(f"logs/{name}/analogies.png") and os.path.exists(f"logs/{name}/samples.png")
     accuracy = re.search(r"^Test set classification accuracy: (\S+)$", first, re.M)[1]
-    assert run_ssvae.main(argv + ["--overwrite"]) == 0
+    assert run_m1m2.main(argv + ["--overwrite"]) == 0
     again = capsys.readouterr().out
     assert "Training" not in again and f"Test set classification accuracy: {accuracy}" in again
-    assert run_ssvae.main(argv + ["--train", "0"]) == 0
+    assert run_m1m2.main(argv + ["--train", "0"]) == 0
     assert f"Test set classification accuracy: {accuracy}" in capsys.readouterr().out
-    longer = argv[:3] + ["20"] + argv[4:]  # M2 is refitted to the checkpoint before the optimizer is built
-    assert run_ssvae.main(longer + ["--resume"]) == 0
+    longer = ["--iter_max", "20"] + argv[2:]  # M2 is refitted to the checkpoint before the optimizer is built
+    assert run_m1m2.main(longer + ["--resume"]) == 0
     resumed = capsys.readouterr().out
-    assert "Resuming model=m1m2_gw=1_cw=30_z=10_hidden=500_layers=1_code=sample_run=0000 from iteration 10" in resumed
-    assert run_ssvae.main(longer + ["--overwrite"]) == 0
+    assert f"Resuming {name} from iteration 10" in resumed
+    assert run_m1m2.main(longer + ["--overwrite"]) == 0
     accuracy = re.search(r"^Test set classification accuracy: (\S+)$", capsys.readouterr().out, re.M)[1]
     assert f"Test set classification accuracy: {accuracy}" in resumed

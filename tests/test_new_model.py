@@ -10,20 +10,31 @@ import torch
 from torch import nn
 from torchvision.utils import make_grid
 
-from codebase import bench, data, figures, flags, models, report, run, utils
+from codebase import bench, figures, flags, models, readme, records, report, run, utils
+from codebase.model import Model, Published
 from conftest import DATA_DIR
 
 NAME = "model=pixels_scale=0.5"
 
 
-class Pixels(nn.Module):
+class Pixels(Model):
     """x ~ prod_i Bernoulli(sigmoid(scale * w_i)): one free logit per pixel, no latent variable."""
+
+    script, iterations, headline = "run_pixels.py", 30, "NLL"
+    flags = (flags.flag("--scale", type=flags.nonnegative_float, default=1.0, help="the logits' scale"),)
+    named_by = ("scale",)
+    pictures = {"means": lambda model, mnist: make_grid(torch.sigmoid(model.scale * model.w).view(1, 1, 28, 28))}
+    published = (Published(dict(scale=0.5), ("Pixels", "Píxeles"), {"NLL": (543, 10)}),)
+    bench_minutes, bench_iters = {"fp32": 0.1}, 7
 
     def __init__(self, scale=1.0):
         super().__init__()
-        self.config = dict(scale=scale)
         self.scale = scale
         self.w = nn.Parameter(torch.zeros(784))
+
+    @classmethod
+    def from_flags(cls, args, seed, mnist):
+        return cls(args.scale)
 
     def nll(self, x):
         """x: tensor: (batch, 784) -> tensor: (batch,): -log p(x)"""
@@ -33,27 +44,22 @@ class Pixels(nn.Module):
         nll = self.nll(x).mean()
         return nll, {"train/loss": nll}
 
+    def evaluate(self, mnist, args, seed):
+        return {"NLL": self.nll(mnist.test_subset).mean().item()}
 
-def _samples(model, seed):
-    torch.manual_seed(seed)
-    x = torch.bernoulli(torch.sigmoid(model.scale * model.w).expand(20, 784))
-    return make_grid(x.view(-1, 1, 28, 28), nrow=10)
+    @staticmethod
+    def printed(metrics):
+        return [f"NLL: {metrics['NLL']}"]
 
-
-SPEC = models.Spec(
-    name="pixels", script="run_pixels.py", description="Independent pixels.", classes=(Pixels,), iterations=30,
-    flags=((("--scale",), dict(type=flags.nonnegative_float, default=1.0, help="the logits' scale")),),
-    build=lambda args: Pixels(args.scale), run_name=lambda args: f"model=pixels_scale={args.scale:g}",
-    batches=data.unsupervised,
-    evaluate=lambda model, mnist, args, seed: {"NLL": model.nll(mnist.test_subset).mean().item()},
-    lines=lambda metrics: [f"NLL: {metrics['NLL']}"], samples=_samples,
-    pictures={"means": lambda model, mnist: make_grid(torch.sigmoid(model.scale * model.w).view(1, 1, 28, 28))},
-    expected={NAME: {"NLL": (543, 10)}}, headline="NLL", bench_minutes={"fp32": 0.1}, bench_iters=7)
+    def samples(self, seed):
+        torch.manual_seed(seed)
+        x = torch.bernoulli(torch.sigmoid(self.scale * self.w).expand(20, 784))
+        return make_grid(x.view(-1, 1, 28, 28), nrow=10)
 
 
 @pytest.fixture
 def pixels(monkeypatch):
-    monkeypatch.setitem(models.REGISTRY, "pixels", SPEC)
+    monkeypatch.setattr(models, "ALL", models.ALL + [Pixels])
 
 
 def printed_nll(capsys):
@@ -62,10 +68,10 @@ def printed_nll(capsys):
 
 def test_a_model_declared_once_goes_through_every_tool(pixels, workdir, capsys):
     # Train, interrupted at 20 of its 30 iterations (a second run that ends at 20), then resumed.
-    assert run.main("pixels", ["--scale", "0.5", "--iter_max", "20", "--iter_save", "10"]) == 0
+    assert run.main(Pixels, ["--scale", "0.5", "--iter_max", "20", "--iter_save", "10"]) == 0
     first = printed_nll(capsys)
     assert 530 < first < 784 * 0.6932  # from 784 log 2, the fair coins it starts as
-    assert run.main("pixels", ["--scale", "0.5", "--resume"]) == 0
+    assert run.main(Pixels, ["--scale", "0.5", "--resume"]) == 0
     out = capsys.readouterr().out
     assert f"Resuming {NAME}_run=0000 from iteration 20" in out
     trained = float(re.search(r"^NLL: (\S+)$", out, re.M)[1])
@@ -77,7 +83,7 @@ def test_a_model_declared_once_goes_through_every_tool(pixels, workdir, capsys):
     assert {"samples.png", "means.png"} <= set(os.listdir(f"logs/{NAME}_run=0000"))
 
     # Evaluate the checkpoint again without training: the same figure.
-    assert run.main("pixels", ["--scale", "0.5", "--train", "0"]) == 0
+    assert run.main(Pixels, ["--scale", "0.5", "--train", "0"]) == 0
     assert printed_nll(capsys) == trained
 
     # The pictures command rebuilds it from its checkpoint.
@@ -85,7 +91,7 @@ def test_a_model_declared_once_goes_through_every_tool(pixels, workdir, capsys):
     assert os.listdir("pictures") == ["means.png"]
 
     # The benchmark times it, from its checkpoint too (its default configuration: scale 1).
-    assert run.main("pixels", ["--iter_max", "4"]) == 0
+    assert run.main(Pixels, ["--iter_max", "4"]) == 0
     capsys.readouterr()
     assert bench.main(["--models", "pixels", "--warmup", "1", "--data-dir", DATA_DIR, "--jobs-iters", "0",
                        "--precision", "fp32"]) == 0
@@ -94,5 +100,8 @@ def test_a_model_declared_once_goes_through_every_tool(pixels, workdir, capsys):
     # The results page reports it beside its declared expected value.
     assert report.main(["--logs", "logs"]) == 0
     page = open("logs/RESULTS.md").read()
-    assert f"| `{NAME}` | 1 | NLL | {trained:.2f} | 543 ± 10 | yes (1/1 seeds) |" in page
+    assert f"| `Pixels(scale=0.5)` | 1 | NLL | {trained:.2f} | 543 ± 10 | yes (1/1 seeds) |" in page
     assert "## Pixels" in page and f"![means, seed 0]({NAME}_run=0000/means.png)" in page
+    # And the README's results table, in the row it declares.
+    row = readme.blocks(records.aggregate(records.load(["logs"])), [])["results"].splitlines()[2]
+    assert row == f"| Pixels | `python run_pixels.py --scale 0.5 --train 0` | 1 | NLL | {trained:.2f} | 543 ± 10 |"

@@ -1,4 +1,5 @@
-"""codebase.report: aggregation over replicates, the Markdown, the beta plots."""
+"""codebase.records, page, readme and report: aggregation over replicates, the Markdown, the beta
+plots, the READMEs' tables."""
 import json
 import math
 import os
@@ -7,8 +8,14 @@ import statistics
 import pytest
 
 import run_vae
-from codebase import models, report
+from codebase import page, readme, records, report
+from codebase.vae import BOUNDS
 from conftest import ROOT
+
+
+VAE = "VAE(z_dim=10, beta=1.0)"
+SSVAE_ARGS = "z_dim=64, y_dim=10, gen_weight=0.0, class_weight=100.0"
+SSVAE_0 = {"z_dim": 64, "y_dim": 10, "gen_weight": 0.0, "class_weight": 100.0}
 
 
 def write_run(logs, name, seed, metrics, model="VAE", config=None, undrawn=None, precision=None, train_seconds=120.0):
@@ -26,27 +33,26 @@ def write_run(logs, name, seed, metrics, model="VAE", config=None, undrawn=None,
 
 
 def bounds(nelbo):
-    return {k: nelbo for k in models.BOUNDS}
+    return {k: nelbo for k in BOUNDS}
 
 
 def test_mean_and_standard_error_beside_the_course(tmp_path):
     for seed, nelbo in enumerate([99.0, 100.0, 104.0]):
         write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(nelbo))
-    write_run(tmp_path, "model=ssvae_gw=0_cw=100", 0, {"accuracy": 0.7}, "SSVAE", {"gen_weight": 0.0},
+    write_run(tmp_path, "model=ssvae_gw=0_cw=100", 0, {"accuracy": 0.7}, "SSVAE", SSVAE_0,
               undrawn="the decoder never trained")
-    groups = report.aggregate(report.load([str(tmp_path)]))
-    vae = groups["model=vae_z=10_beta=1"]
+    groups = records.aggregate(records.load([str(tmp_path)]))
+    ssvae, vae = groups  # in name order
     se = statistics.stdev([99, 100, 104]) / math.sqrt(3)
     assert vae["n"] == 3 and vae["metrics"]["NELBO"] == pytest.approx((101.0, se))
-    ssvae = groups["model=ssvae_gw=0_cw=100"]
     assert ssvae["n"] == 1 and math.isnan(ssvae["metrics"]["accuracy"][1])
-    text = report.render(groups, str(tmp_path))
+    text = page.render(groups, str(tmp_path))
     # course: NELBO 100 ± 2, so the mean 101 is inside, as are 2 of the 3 seeds
-    assert f"| `model=vae_z=10_beta=1` | 3 | NELBO | 101.00 ± {se:.2f} | 100 ± 2 | yes (2/3 seeds) |" in text
+    assert f"| `{VAE}` | 3 | NELBO | 101.00 ± {se:.2f} | 100 ± 2 | yes (2/3 seeds) |" in text
     assert f"| NELBO | 101.00 ± {se:.2f} | 99.00, 100.00, 104.00 | 100 ± 2 | yes (2/3 seeds) |" in text
     # IWAE-1000: course 95 ± 2.5, so 101 is outside
     assert f"| IWAE-1000 | 101.00 ± {se:.2f} | 99.00, 100.00, 104.00 | 95 ± 2.5 | NO (0/3 seeds) |" in text
-    assert "| `model=ssvae_gw=0_cw=100` | 1 | accuracy | 0.7000 | 0.735 ± 0.025 | NO (0/1 seeds) |" in text
+    assert f"| `SSVAE({SSVAE_ARGS})` | 1 | accuracy | 0.7000 | 0.735 ± 0.025 | NO (0/1 seeds) |" in text
     assert "`python run_vae.py --run 0`" in text and "beta_nelbo.png" not in text
     assert "Wall time per run: training 2.0 min" in text
     assert "No pictures: the decoder never trained." in text and "model=ssvae_gw=0_cw=100_run=0000/samples" not in text
@@ -56,7 +62,7 @@ def test_full_test_set_rows(tmp_path):
     for seed, nelbo in enumerate([100.0, 102.0]):
         write_run(tmp_path, "model=vae_z=10_beta=1", seed,
                   dict(bounds(nelbo), **{"full/NELBO": nelbo - 1, "full/NELBO_se": 0.3 + seed / 10}))
-    text = report.render(report.aggregate(report.load([str(tmp_path)])), str(tmp_path))
+    text = page.render(records.aggregate(records.load([str(tmp_path)])), str(tmp_path))
     assert "| NELBO, all 10000 test images | 100.00 ± 1.00 | 99.00, 101.00 | – | – |" in text
     assert "standard error over images of about 0.35 (NELBO)" in text
 
@@ -68,7 +74,7 @@ def test_beta_study_plots(tmp_path):
     assert report.main(["--logs", str(tmp_path)]) == 0
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| 4 | 1 | 8.00 | 100.00 | 108.00 | 108.00 |" in text
-    for png in report.BETA_PLOTS:
+    for png in page.plot_names("beta"):
         assert f"![{png[:-4]}]({png})" in text
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -77,7 +83,7 @@ def test_corrupt_and_missing(tmp_path, capsys):
     write_run(tmp_path, "model=vae_z=10_beta=1", 0, bounds(100.0))
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "metrics.json").write_text("{not json")
-    assert len(report.load([str(tmp_path)])) == 1
+    assert len(records.load([str(tmp_path)])) == 1
     assert "warning: skipping" in capsys.readouterr().err
     assert report.main(["--logs", str(tmp_path / "empty")]) == 1
     err = capsys.readouterr().err
@@ -92,7 +98,7 @@ def test_report_from_two_real_runs(workdir, capsys):
     values = [json.load(open(f"{d}/model=vae_z=10_beta=1_run={s:04d}/metrics.json"))["metrics"]["NELBO"]
               for d, s in (("logs", 0), ("more", 1))]
     text = open("logs/RESULTS.md").read()
-    assert f"| `model=vae_z=10_beta=1` | 2 | NELBO | {statistics.fmean(values):.2f} ± " in text
+    assert f"| `{VAE}` | 2 | NELBO | {statistics.fmean(values):.2f} ± " in text
     for link in ("model=vae_z=10_beta=1_run=0000/samples.png",):
         assert f"({link})" in text and os.path.exists(os.path.join("logs", link))
 
@@ -100,38 +106,50 @@ def test_report_from_two_real_runs(workdir, capsys):
 def test_published_page_matches_its_records():
     """results/RESULTS.md is exactly what the report makes of the records committed beside it."""
     folder = ROOT / "results"
-    groups = report.aggregate(report.load([str(folder)]))
+    groups = records.aggregate(records.load([str(folder)]))
     command = "python -m codebase.report --logs results --readme README.md README.es.md"
-    want = report.render(groups, str(folder), command)
+    want = page.render(groups, str(folder), command)
     assert (folder / "RESULTS.md").read_text() == want, f"rebuild it: {command}"
 
 
-@pytest.mark.parametrize("readme, lang, blocks", [("README.md", "en", report.README_BLOCKS),
-                                                  ("README.es.md", "es", ("results", "outliers", "beta"))])
-def test_the_readmes_measured_tables_are_what_the_records_make(readme, lang, blocks):
-    text = (ROOT / readme).read_text()
-    for name in blocks:
-        assert text.count(f"<!-- {name} -->") == 1 and text.count(f"<!-- /{name} -->") == 1
-    groups = report.aggregate(report.load([str(ROOT / "results")]))
-    made = report.readme_blocks(groups, report.load_benches(str(ROOT / "results")), lang)
-    assert report.fill(text, made) == text, "rebuild: python -m codebase.report --logs results --readme README.md README.es.md"
+@pytest.mark.parametrize("name, lang, blocks", [("README.md", "en", ("results", "outliers", "beta", "precision", "speed")),
+                                                ("README.es.md", "es", ("results", "outliers", "beta"))])
+def test_the_readmes_measured_tables_are_what_the_records_make(name, lang, blocks):
+    text = (ROOT / name).read_text()
+    for block in blocks:
+        assert text.count(f"<!-- {block} -->") == 1 and text.count(f"<!-- /{block} -->") == 1
+    groups = records.aggregate(records.load([str(ROOT / "results")]))
+    made = readme.blocks(groups, readme.load_benches(str(ROOT / "results")), lang)
+    assert readme.fill(text, made) == text, "rebuild: python -m codebase.report --logs results --readme README.md README.es.md"
     assert made["results"] in text and made["outliers"] in text
 
 
 def test_readme_blocks_say_which_seeds_and_means_fall_outside(tmp_path):
     for seed, nelbo in enumerate([99.0, 100.0, 104.0]):
         write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(nelbo))
-    groups = report.aggregate(report.load([str(tmp_path)]))
-    blocks = report.readme_blocks(groups, [], "en")
+    groups = records.aggregate(records.load([str(tmp_path)]))
+    blocks = readme.blocks(groups, [], "en")
     # Every metric is 99, 100, 104 here: NELBO's 100 ± 2 and IWAE-1's 99 ± 2.5 hold the mean 101
     # and seeds 0 and 1; the other bounds hold neither the mean nor seed 1.
     assert blocks["outliers"].startswith("Means outside the course's tolerance: VAE KL, VAE Rec, VAE IWAE-10, "
                                          "VAE IWAE-100, VAE IWAE-1000. Single seeds outside it: VAE seed 0: KL, ")
     assert "; VAE seed 1: KL, Rec, IWAE-10, IWAE-100, IWAE-1000; VAE seed 2: NELBO, KL, Rec, IWAE-1," in blocks["outliers"]
-    assert f"| VAE | `python run_vae.py --run 0`; `python run_vae.py --run 1`; `python run_vae.py --run 2` | 3 | NELBO / KL / Rec |" in blocks["results"]
+    assert ("| VAE | `python run_vae.py --run 0`; `python run_vae.py --run 1`; `python run_vae.py --run 2` | 3 | "
+            "NELBO / KL / Rec |") in blocks["results"]
     for old in ("", "old\n", "old\nlines\n"):
         text = f"a\n<!-- beta -->\n{old}<!-- /beta -->\nb\n"
-        assert report.fill(text, {"beta": "new\nlines"}) == "a\n<!-- beta -->\nnew\nlines\n<!-- /beta -->\nb\n"
+        assert readme.fill(text, {"beta": "new\nlines"}) == "a\n<!-- beta -->\nnew\nlines\n<!-- /beta -->\nb\n"
+
+
+def test_records_group_by_model_configuration_and_precision_not_by_run_name(tmp_path):
+    """Two folders whose names disagree with what they hold: the records decide."""
+    write_run(tmp_path, "model=anything", 0, bounds(100.0))
+    write_run(tmp_path, "model=vae_z=10_beta=1", 1, bounds(102.0))
+    write_run(tmp_path, "model=vae_z=10_beta=1_but_bf16", 2, bounds(90.0), precision="bf16")
+    write_run(tmp_path, "model=vae_z=10_beta=1_but_gmvae", 3, bounds(95.0), model="GMVAE")
+    groups = records.aggregate(records.load([str(tmp_path)]))
+    assert [(g["name"], g["seeds"]) for g in groups] == [
+        ("GMVAE(z_dim=10, beta=1.0)", [3]), (VAE, [0, 1]), (f"{VAE}, bf16", [2])]
 
 
 def test_bf16_runs_are_held_to_the_course_and_compared_seed_by_seed_with_float32(tmp_path):
@@ -140,26 +158,14 @@ def test_bf16_runs_are_held_to_the_course_and_compared_seed_by_seed_with_float32
         write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(nelbo))
     for seed, nelbo in ((1, 100.5), (2, 103.0), (7, 90.0)):
         write_run(tmp_path, "model=vae_z=10_beta=1_precision=bf16", seed, bounds(nelbo), precision="bf16")
-    groups = report.aggregate(report.load([str(tmp_path)]))
-    assert report.beta_table(groups) == {1.0: groups["model=vae_z=10_beta=1"]}  # not the bf16 runs
-    text = report.render(groups, str(tmp_path))
+    write_run(tmp_path, "model=vae_z=10_beta=2", 0, bounds(110.0), config={"z_dim": 10, "beta": 2.0})
+    groups = records.aggregate(records.load([str(tmp_path)]))
+    fp32 = next(g for g in groups if g["name"] == VAE)
+    assert page.sweeps(groups)["VAE", "beta"] == {1.0: fp32, 2.0: groups[-1]}  # not the bf16 runs
+    text = page.render(groups, str(tmp_path))
     se = statistics.stdev([100.5, 103.0, 90.0]) / math.sqrt(3)
-    assert f"| `model=vae_z=10_beta=1_precision=bf16` | 3 | NELBO | 97.83 ± {se:.2f} | 100 ± 2 | NO (1/3 seeds) |" in text
+    assert f"| `{VAE}, bf16` | 3 | NELBO | 97.83 ± {se:.2f} | 100 ± 2 | NO (1/3 seeds) |" in text
     # seeds 1 and 2: fp32 100, 104; bf16 100.5, 103; differences 0.5 and -1
-    row = report.readme_blocks(groups, [])["precision"].splitlines()[2]
+    row = readme.blocks(groups, [])["precision"].splitlines()[2]
     assert row == "| VAE | 1, 2 | NELBO | 102.00 ± 2.00 | 101.75 ± 1.25 | -0.25 ± 0.75 | 2.0 / 2.0 |"
-
-
-def test_m1m2_rows_add_each_seeds_m1_and_m2_training_beside_the_pixel_ssvae(tmp_path):
-    config = {"m1": "model=vae_z=50_beta=1", "class_weight": 1.0}
-    for seed in (0, 1):
-        write_run(tmp_path, "model=m1m2_cw=1", seed, {"accuracy": 0.95 + seed / 100}, "M1M2", config,
-                  train_seconds=600.0 - 480 * seed)
-        write_run(tmp_path, "model=ssvae_gw=1_cw=100", seed, {"accuracy": 0.93}, "SSVAE", {"gen_weight": 1.0},
-                  train_seconds=1500.0 - 1380 * seed)
-    write_run(tmp_path, "model=vae_z=50_beta=1", 0, bounds(98.0), config={"z_dim": 50, "beta": 1.0}, train_seconds=90.0)
-    groups = report.aggregate(report.load([str(tmp_path)]))
-    assert report.m1m2_rows(groups) == [
-        "| `model=m1m2_cw=1` | 0 | 0.9500 | 1.5 min | 10.0 min | 11.5 min | 25.0 min |",
-        "| `model=m1m2_cw=1` | 1 | 0.9600 | nan min | 2.0 min | nan min | 2.0 min |",  # seed 1's M1: no record
-    ]
+    assert "| VAE, bf16 products | `python run_vae.py --run 1`" in readme.blocks(groups, [])["results"]

@@ -1,5 +1,4 @@
 """The run scripts end to end, as a user runs them: output, files, errors, overwrite and resume."""
-import dataclasses
 import json
 import math
 import os
@@ -21,7 +20,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import run_gmvae
 import run_ssvae
 import run_vae
-from codebase import data, evaluate, models, runtime
+from codebase import data, evaluate, runtime
 from codebase.vae import VAE as VAEModel
 
 FLOAT = r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)"
@@ -131,7 +130,6 @@ def test_same_run_reproduces_its_metrics(workdir, capsys):
     (run_vae, ["--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
     (run_vae, ["--resume", "--train", "0"], "--resume and --overwrite go with --train 1"),
     (run_gmvae, ["--overwrite", "--train", "0"], "--resume and --overwrite go with --train 1"),
-    (run_ssvae, ["--code", "mean"], "--code, --z, --hidden and --layers go with --features m1"),
     (run_vae, ["--precision", "fp16"], "--precision: invalid choice: 'fp16'"),
 ])
 def test_bad_flags_get_one_line(workdir, capsys, script, argv, said):
@@ -201,19 +199,19 @@ def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monk
     straight = capsys.readouterr().out
     os.chdir("..")
 
-    spec = models.get("vae")
+    batches = VAEModel.batches
 
     def interrupted(mnist, seed, start=0):
-        for i, batch in enumerate(spec.batches(mnist, seed, start), start=start + 1):
+        for i, batch in enumerate(batches(mnist, seed, start), start=start + 1):
             if i == 17:
                 os.kill(os.getpid(), signal.SIGINT)
             yield batch
 
-    monkeypatch.setitem(models.REGISTRY, "vae", dataclasses.replace(spec, batches=interrupted))
+    monkeypatch.setattr(VAEModel, "batches", staticmethod(interrupted))
     assert run_vae.main(["--iw_full", "0", "--iter_max", "40", "--iter_save", "100"]) == 130
     assert "SIGINT at iteration 17" in error_line(capsys)
     assert os.listdir(f"checkpoints/{VAE}") == ["model-00017.pt"]
-    monkeypatch.setitem(models.REGISTRY, "vae", spec)
+    monkeypatch.setattr(VAEModel, "batches", staticmethod(batches))
     assert run_vae.main(["--iw_full", "0", "--iter_max", "40", "--iter_save", "100", "--resume"]) == 0
     resumed = capsys.readouterr().out
     assert "Resuming" in resumed
@@ -255,8 +253,7 @@ def test_a_non_finite_loss_stops_the_run_script_in_one_line(workdir, capsys, mon
             loss, summaries = super().loss(x)
             return (loss * math.nan if self.steps == 7 else loss), summaries
 
-    spec = models.get("vae")
-    monkeypatch.setitem(models.REGISTRY, "vae", dataclasses.replace(spec, build=lambda args: Exploding(args.z)))
+    monkeypatch.setattr(VAEModel, "from_flags", classmethod(lambda cls, args, seed, mnist: Exploding(args.z)))
     assert run_vae.main(["--iw_full", "0", "--iter_max", "20", "--iter_save", "5"]) == 2
     assert "the loss became nan at iteration 7; training stopped; last good checkpoint: " in error_line(capsys)
     assert os.listdir(f"checkpoints/{VAE}") == ["model-00005.pt"] and not os.path.exists(f"logs/{VAE}/metrics.json")

@@ -25,10 +25,10 @@ def _run(script):
 
 
 def test_the_run_scripts_flush_subnormals_in_every_thread():
-    """flags.parse, the first thing every run script (and each --jobs replicate) does, flushes
+    """runtime.start, which every run script (and each --jobs replicate) calls right after reading its flags, flushes
     before torch's thread pool exists, so the pool's worker threads flush too."""
-    script = ("import torch\nfrom codebase import flags, models\n"
-              "flags.parse(models.get('ssvae'), ['--threads', '2'])\n" + COUNT_UNFLUSHED)
+    script = ("import torch\nfrom codebase import flags, runtime\nfrom codebase.ssvae import SSVAE\n"
+              "runtime.start(flags.parse(SSVAE, ['--threads', '2']).threads)\n" + COUNT_UNFLUSHED)
     assert _run(script) == 0
 
 

@@ -1,0 +1,110 @@
+"""What every model is to the tools: the run scripts, the benchmark, the pictures command and the
+results page read a model's class and nothing else.
+
+A model is an nn.Module subclass of Model. It sets its facts as class attributes and overrides the
+methods below whose default does not fit it; a model that needs nothing special declares nothing
+special. Its checkpoints and records name it by its class name and hold `config`, so
+`cls(**config)` rebuilds it.
+"""
+import inspect
+from typing import NamedTuple
+
+from torch import nn
+
+from codebase import data, draw
+
+
+class Published(NamedTuple):
+    """A configuration the README's results table shows.
+
+    config: {constructor argument: value}: the configurations whose arguments include these
+    label: (English, Spanish): its row's name
+    course: {metric: (value, tolerance)}: the course's expected values, if it has any
+    """
+
+    config: dict
+    label: tuple
+    course: dict = {}
+
+
+class Model(nn.Module):
+    """The facts a model declares (class attributes):
+
+    script: str: its run script, e.g. "run_vae.py"
+    iterations: int: training iterations by default (the course's)
+    flags: its run script's own flags, each flags.flag(names, ..., **add_argument's keywords)
+    named_by: the flags (argparse's names) whose values name its runs, in order (see run_name)
+    headline: str: the metric its results lead with
+    pictures: {name: (model, mnist) -> tensor: (3, H, W)}: what it learned, drawn from the test data
+    published: (Published, ...): its configurations in the README's results table
+    sweep: str or None: a constructor argument whose values the results page tables side by side,
+        the other arguments as in published[0]
+    bench_minutes: {precision: minutes}: the benchmark's target for its training on 2 CPU cores
+    bench_iters: int: the benchmark's timed iterations by default
+    """
+
+    script = None
+    iterations = 20000
+    flags = ()
+    named_by = ()
+    headline = None
+    pictures = {}
+    published = ()
+    sweep = None
+    bench_minutes = {}
+    bench_iters = 700
+
+    @property
+    def config(self):
+        """{constructor argument: value}: what the checkpoint and the record hold, read from the
+        attributes of the same names (each model keeps its arguments as attributes)."""
+        return {name: getattr(self, name) for name in inspect.signature(type(self)).parameters}
+
+    # Its run script.
+    @classmethod
+    def from_flags(cls, args, seed, mnist):
+        """The untrained model of the run script's flags `args` for replicate `seed` (its RNG
+        already seeded); mnist: data.MNIST"""
+        raise NotImplementedError
+
+    @classmethod
+    def run_name(cls, args):
+        """The run's name without its replicate: the class's name in lower case, then each flag of
+        named_by with its value, e.g. "model=vae_z=10_beta=1". It names the folders
+        checkpoints/<name>_run=NNNN/ and logs/<name>_run=NNNN/."""
+        values = [getattr(args, name) for name in cls.named_by]
+        return "_".join([f"model={cls.__name__.lower()}"] + [
+            f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}" for name, value in zip(cls.named_by, values)])
+
+    @staticmethod
+    def batches(mnist, seed, start=0):
+        """Iterator of the training steps' arguments to loss(), from iteration start + 1 on"""
+        return data.unsupervised(mnist, seed, start)
+
+    def evaluate(self, mnist, args, seed):
+        """{metric: float} on the test data"""
+        raise NotImplementedError
+
+    @staticmethod
+    def printed(metrics):
+        """The lines the run script prints of the metrics (graders parse these)."""
+        out = []
+        if "NELBO" in metrics:
+            out.append(f"NELBO: {metrics['NELBO']}. KL: {metrics['KL']}. Rec: {metrics['Rec']}")
+        out += [f"Negative {k}: {v}" for k, v in metrics.items() if k.startswith("IWAE-")]
+        full = [k[5:] for k in metrics if k.startswith("full/") and not k.endswith("_se")]
+        if full:
+            out.append("Full test set (10000 images): " + ". ".join(
+                f"{k}: {metrics['full/' + k]:.2f} ± {metrics['full/' + k + '_se']:.2f}" for k in full))
+        if "accuracy" in metrics:
+            out.append(f"Test set classification accuracy: {metrics['accuracy']}")
+        return out
+
+    def samples(self, seed):
+        """The sample grid: tensor: (3, H, W)"""
+        return draw.sample_grid(self, seed=seed)
+
+    def no_pictures(self):
+        """None, or why this configuration has nothing to draw (an untrained decoder): then it gets
+        neither samples nor pictures, and its record says why."""
+        return None

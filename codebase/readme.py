@@ -1,0 +1,161 @@
+"""The READMEs' measured tables, made from the records: each <!-- name --> ... <!-- /name -->
+block of a README, in English or Spanish."""
+import glob
+import json
+import os
+import re
+import statistics
+
+from codebase import models, records
+from codebase.page import course, digits, fmt, published, sweep_rows, sweeps
+from codebase.records import mean_se
+
+WORDS = {  # the generated README text, by language: English, Spanish
+    "header": ("| model | command | seeds | metric | measured | course |",
+               "| modelo | comando | semillas | métrica | medido | curso |"),
+    "all": ("all 10000 test images", "las 10000 imágenes de test"),
+    "accuracy": ("test accuracy", "exactitud en test"),
+    "inside": ("Every mean lies inside the course's tolerance.", "Todas las medias caen dentro de la tolerancia del curso."),
+    "outside": ("Means outside the course's tolerance: {}.", "Medias fuera de la tolerancia del curso: {}."),
+    "seeds": ("Single seeds outside it: {}.", "Semillas sueltas fuera de ella: {}."),
+    "seed": ("{} seed {}: {}", "{}, semilla {}: {}"),
+    "sweep": ("| {} | seeds | KL | Rec | NELBO | IWAE-1000 |", "| {} | semillas | KL | Rec | NELBO | IWAE-1000 |"),
+    "precisions": ({"bf16": ", bf16 products"}, {"bf16": ", productos en bf16"}),
+    "jobs": ("{} ({}): two VAE replicates of {} iterations took {:.1f} s with `--jobs 2` ({} thread each) and "
+             "{:.1f} s with `--jobs 1`, a ratio of {:.2f}, start-up and evaluation included.",
+             "{} ({}): dos réplicas del VAE de {} iteraciones tardaron {:.1f} s con `--jobs 2` ({} hilo cada una) y "
+             "{:.1f} s con `--jobs 1`, una razón de {:.2f}, arranque y evaluación incluidos."),
+    "speed": ("| CPU or GPU, threads | date | model | precision | it/s | late it/s, at iteration | training | evaluation | peak RSS |",
+              "| CPU o GPU, hilos | fecha | modelo | precisión | it/s | it/s tarde, en la iteración | entrenamiento | evaluación | RSS máximo |"),
+    "profile": ("| CPU, threads | model | precision | operators per step | of which matrix products |",
+                "| CPU, hilos | modelo | precisión | operadores por paso | de ellos, productos de matrices |"),
+    "precision": ("| model | seeds, in both | metric | fp32 | bf16 | bf16 - fp32, seed by seed | training, min: fp32 / bf16 |",
+                  "| modelo | semillas, en ambas | métrica | fp32 | bf16 | bf16 - fp32, semilla a semilla | entrenamiento, min: fp32 / bf16 |"),
+}
+
+
+def _word(key, lang):
+    return WORDS[key][lang == "es"]
+
+
+def configurations(groups, lang):
+    """[(label, group)]: the README's configurations, each model's published ones in the order it
+    declares them, float32 before bfloat16."""
+    rows = []
+    for precision in ("fp32", "bf16"):
+        for cls in models.ALL:
+            for p in cls.published:
+                for g in groups:
+                    if g["model"] == cls.__name__ and g["precision"] == precision and published(g) == p:
+                        rows.append((p.label[lang == "es"] + _word("precisions", lang).get(precision, ""), g))
+    return rows
+
+
+def blocks(groups, benches, lang="en"):
+    """The README's measured tables, made from the records: {block name: Markdown}.
+
+    groups: records.aggregate(...) of the published records; benches: the benchmark's records
+    (results/bench*.json); lang: "en" or "es"
+    """
+    shown = configurations(groups, lang)
+    rows = [_word("header", lang), "| --- | --- | --- | --- | --- | --- |"]
+    for label, g in shown:
+        cells = [label, "; ".join(f"`{c}`" for c in g["commands"]), str(g["n"])]
+        for i, (metric, keys) in enumerate(_readme_metrics(g, lang)):
+            means = [g["metrics"][k] for k in keys]
+            measured = " / ".join(fmt(m, se, digits(k)) for (m, se), k in zip(means, keys))
+            expected = [course(g).get(k) for k in keys]
+            course_cell = " / ".join(f"{e[0]} ± {e[1]}" for e in expected) if all(expected) else "–"
+            rows.append("| " + " | ".join((cells if i == 0 else ["", "", ""]) + [metric, measured, course_cell]) + " |")
+    means, seeds = [], []
+    for label, g in shown:
+        outside = {}
+        for k, (value, tolerance) in course(g).items():
+            inside = lambda v: value - tolerance <= v <= value + tolerance  # noqa: E731
+            for seed, v in zip(g["seeds"], g["values"][k]):
+                if not inside(v):
+                    outside.setdefault(seed, []).append(k)
+            if not inside(g["metrics"][k][0]):
+                means.append(f"{label} {k}")
+        seeds += [_word("seed", lang).format(label, seed, ", ".join(ks)) for seed, ks in sorted(outside.items())]
+    said = _word("outside", lang).format(", ".join(means)) if means else _word("inside", lang)
+    blocks = {"results": "\n".join(rows),
+              "outliers": said + (" " + _word("seeds", lang).format("; ".join(seeds)) if seeds else "")}
+    for (_, argument), found in sweeps(groups).items():
+        blocks[argument] = "\n".join(sweep_rows(found, _word("sweep", lang).format(argument)))
+    blocks["precision"] = "\n".join([_word("precision", lang), "| --- | --- | --- | --- | --- | --- | --- |"]
+                                    + precision_rows(groups, lang))
+    blocks["speed"] = "\n".join(speed_rows(benches, lang))
+    return blocks
+
+
+def precision_rows(groups, lang):
+    """A row per published configuration run in both precisions, over the seeds run in both."""
+    rows = []
+    for label, g in configurations(groups, lang):
+        low = next((h for h in groups if h["precision"] == "bf16" and h["model"] == g["model"]
+                    and h["config"] == g["config"]), None)
+        if g["precision"] == "fp32" and low:
+            key = models.by_name(g["model"]).headline
+            d = digits(key)
+            seeds = [s for s in low["seeds"] if s in g["seeds"]]
+            a, b = (records.by_seed(h, h["values"][key], seeds) for h in (g, low))
+            minutes = " / ".join(f"{statistics.fmean(records.by_seed(h, h['train_minutes'], seeds)):.1f}" for h in (g, low))
+            rows.append(f"| {label} | {', '.join(map(str, seeds))} | {key} | {fmt(*mean_se(a), d)} | "
+                        f"{fmt(*mean_se(b), d)} | {fmt(*mean_se([y - x for x, y in zip(a, b)]), d)} | {minutes} |")
+    return rows
+
+
+def speed_rows(benches, lang):
+    """The benchmark records' figures: the speed table, the profile table, the --jobs timing."""
+    speed = [_word("speed", lang), "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for b in benches:
+        for r in b["rows"]:
+            speed.append(f"| {_where(b)} | {b['date'][:10]} | {r['model']} | {r.get('precision', 'fp32')} | {r['rate']:.1f} | "
+                         + (f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–")
+                         + f" | {r['train_minutes']:.1f} min | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
+    profiled = [(b, r) for b in benches for r in b["rows"] if "ops_ms" in r]
+    if profiled:
+        speed += ["", _word("profile", lang), "| --- | --- | --- | --- | --- |"]
+        speed += [f"| {_where(b)} | {r['model']} | "
+                  f"{r['precision']} | {r['ops_ms']:.2f} ms | {r['products_ms']:.2f} ms |" for b, r in profiled]
+    for b in benches:
+        if b.get("jobs"):
+            j = b["jobs"]
+            speed.append("")
+            speed.append(_word("jobs", lang).format(b["cpu"], b["date"][:10], j["iterations"], j["seconds_jobs_2"],
+                                                    j["threads"], j["seconds_jobs_1"], j["ratio"]))
+    return speed
+
+
+def _where(bench):
+    """What a benchmark record ran on: 'CPU model, threads' or 'GPU, threads'."""
+    return f"{bench['cpu'] if bench['device'] == 'cpu' else bench['device']}, {bench['threads']}"
+
+
+def _readme_metrics(g, lang):
+    """[(metric label, metric keys)] of a configuration's rows in the README's table: the bounds'
+    or the accuracy's rows where it has those metrics, else its headline metric."""
+    rows = [(_word("accuracy", lang), ["accuracy"]), ("NELBO / KL / Rec", ["NELBO", "KL", "Rec"]),
+            ("IWAE-1 / 10 / 100 / 1000", ["IWAE-1", "IWAE-10", "IWAE-100", "IWAE-1000"]),
+            (f"{_word('all', lang)}: NELBO / IWAE-100", ["full/NELBO", "full/IWAE-100"])]
+    found = [(label, keys) for label, keys in rows if all(k in g["metrics"] for k in keys)]
+    key = models.by_name(g["model"]).headline
+    return found or [(key, [key])]
+
+
+def load_benches(folder):
+    """The benchmark's records, folder/bench*.json, oldest first."""
+    benches = []
+    for path in sorted(glob.glob(os.path.join(folder, "bench*.json"))):
+        with open(path) as f:
+            benches.append(json.load(f))
+    return sorted(benches, key=lambda b: b["date"])
+
+
+def fill(text, blocks):
+    """text with each <!-- name --> ... <!-- /name --> span's inside replaced by blocks[name]."""
+    for name, block in blocks.items():
+        text = re.sub(rf"(<!-- {name} -->\n)(?:.*?\n)?(<!-- /{name} -->)", lambda m: f"{m[1]}{block}\n{m[2]}", text,
+                      flags=re.S)
+    return text

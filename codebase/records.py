@@ -1,0 +1,82 @@
+"""Run records: reading them (each run's logs/<run name>/metrics.json) and aggregating replicates.
+
+A record holds its model (class name), its configuration (the constructor's arguments) and its
+precision; the replicates of one configuration are the records that agree on those three.
+"""
+import glob
+import json
+import math
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+
+def mean_se(values):
+    """(mean, standard error = sample std / sqrt(n)); the error is nan for one value."""
+    n = len(values)
+    return statistics.fmean(values), statistics.stdev(values) / math.sqrt(n) if n > 1 else math.nan
+
+
+def load(folders):
+    """The records of every <folder>/*/metrics.json that parses, warning about the others.
+
+    Each record is the run's JSON with "dir", its folder, added.
+    """
+    records = []
+    for folder in folders:
+        for path in sorted(glob.glob(os.path.join(folder, "*", "metrics.json"))):
+            try:
+                with open(path) as f:
+                    record = json.load(f)
+                record["metrics"], record["model"], record["config"], record["seed"]
+            except (OSError, ValueError, KeyError) as e:
+                print(f"warning: skipping {path}: {type(e).__name__}", file=sys.stderr)
+                continue
+            record["dir"] = os.path.dirname(path)
+            records.append(record)
+    return records
+
+
+def describe(model, config, precision="fp32"):
+    """e.g. 'Model(z_dim=10, k=500), bf16': the class, its constructor arguments, a precision
+    other than float32"""
+    args = ", ".join(f"{k}={v}" for k, v in config.items())
+    return f"{model}({args})" + ("" if precision == "fp32" else f", {precision}")
+
+
+def aggregate(records):
+    """Group replicates by what they hold: model, configuration and precision.
+
+    Returns [{"name" (describe's), "model", "config", "precision", "n", "seeds", "values": {metric: [per seed]},
+              "metrics": {metric: (mean, se)}, "train_minutes", "eval_seconds", "commands", "dirs",
+              "undrawn", "machine"}], sorted by name.
+    """
+    groups = defaultdict(list)
+    for r in records:
+        groups[r["model"], json.dumps(r["config"], sort_keys=True), r.get("precision", "fp32")].append(r)
+    out = []
+    for (model, _, precision), rs in groups.items():
+        rs.sort(key=lambda r: r["seed"])
+        values = {k: [r["metrics"][k] for r in rs] for k in rs[0]["metrics"]}
+        out.append({
+            "name": describe(model, rs[0]["config"], precision), "model": model, "config": rs[0]["config"],
+            "precision": precision, "n": len(rs), "seeds": [r["seed"] for r in rs], "values": values,
+            "metrics": {k: mean_se(v) for k, v in values.items()},
+            "train_minutes": [r["train_seconds"] / 60 for r in rs], "eval_seconds": [r["eval_seconds"] for r in rs],
+            "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
+            "undrawn": rs[0].get("undrawn"), "machine": "; ".join(sorted({machine(r) for r in rs})),
+        })
+    return sorted(out, key=lambda g: g["name"])
+
+
+def machine(r):
+    """Where a record was made, e.g. 'AMD EPYC (...), x86_64, 2 cores, 2 threads, cpu, torch 2.14.1'."""
+    cpu = f"{r['cpu']}, " if "cpu" in r else ""
+    threads = f"{r['threads']} thread{'' if r['threads'] == 1 else 's'}"
+    return f"{cpu}{r['machine']}, {threads}, {r['device']}, torch {r['torch']}"
+
+
+def by_seed(group, values, seeds):
+    """values (one per seed of the group) of the given seeds, in their order."""
+    return [values[group["seeds"].index(s)] for s in seeds]
