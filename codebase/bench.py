@@ -1,7 +1,6 @@
 """Speed and memory of training and evaluation on this machine: python -m codebase.bench"""
 import argparse
 import glob
-import json
 import os
 import platform
 import resource
@@ -14,7 +13,7 @@ import time
 import torch
 import torchvision  # noqa: F401  (imported before the baseline: the run scripts import it too)
 
-from codebase import UserError, data, flags, models, runtime, train
+from codebase import UserError, data, files, flags, models, runtime, train
 
 WINDOWS = 7  # the rate is the median of this many windows: a shared machine's speed drifts
 
@@ -188,8 +187,7 @@ def main(argv=None):
     record = {"command": command, **runtime.provenance(args.device), "baseline_rss_mb": baseline, "rows": results,
               "jobs": jobs_ratio(args.jobs_iters, args.data_dir) if args.jobs_iters else None}
     if args.record:
-        with open(args.record, "w") as f:
-            json.dump(record, f, indent=2)
+        files.write_json(args.record, record)
         print(f"wrote {args.record}")
     return 0
 

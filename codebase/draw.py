@@ -13,9 +13,9 @@ import os
 
 import numpy as np
 import torch
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import make_grid
 
-from codebase import records, utils
+from codebase import files, records, utils
 
 COLUMNS = 25  # of the components' grid
 CHUNK = 1000  # points per step of component_order: bounds its (chunk, k, z_dim) temporaries
@@ -163,5 +163,5 @@ def write(model, mnist, log_dir, pictures):
     finally:
         model.train(training)
     for name, image in images.items():
-        save_image(image, os.path.join(log_dir, f"{name}.png"))
+        files.write_png(os.path.join(log_dir, f"{name}.png"), image)
     return images

@@ -43,8 +43,12 @@ def lock(name, threads):
                   file=sys.stderr)
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"pid": os.getpid(), "threads": threads}, f)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid(), "threads": threads}, f)
+    except OSError as e:  # a full disk: no lock is left behind
+        os.remove(path)
+        raise OSError(e.errno, e.strerror, path) from None
     others = [_read_lock(p) for p in glob.glob(os.path.join("checkpoints", "*.lock")) if p != path]
     others = [o for o in others if o.get("pid") != os.getpid() and _alive(o.get("pid"))]
     if others:

@@ -15,7 +15,7 @@ import os
 import shlex
 import sys
 
-from codebase import page, readme, records
+from codebase import files, page, readme, records
 
 
 def main(argv=None):
@@ -37,15 +37,13 @@ def main(argv=None):
     for (model, argument), swept in page.sweeps(groups).items():
         page.sweep_plots(model, argument, swept, out_dir)
     command = shlex.join(["python", "-m", "codebase.report", *(sys.argv[1:] if argv is None else argv)])
-    with open(out, "w") as f:
-        f.write(page.render(groups, out_dir, command))
+    files.write(out, page.render(groups, out_dir, command))
     print(f"wrote {out} ({len(found)} runs)")
     for path in args.readme:
         with open(path) as f:
             text = f.read()
-        with open(path, "w") as f:
-            lang = "es" if path.endswith(".es.md") else "en"
-            f.write(readme.fill(text, readme.blocks(groups, readme.load_benches(args.logs[0]), lang)))
+        lang = "es" if path.endswith(".es.md") else "en"
+        files.write(path, readme.fill(text, readme.blocks(groups, readme.load_benches(args.logs[0]), lang)))
         print(f"wrote the measured tables of {path}")
     return 0
 

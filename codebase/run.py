@@ -1,7 +1,6 @@
 """One model's run script: train (or resume, or load) and evaluate its replicates, print the
 metrics, write each run's outputs and record."""
 import contextlib
-import json
 import os
 import shutil
 import sys
@@ -9,9 +8,8 @@ import time
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
-from torchvision.utils import save_image
 
-from codebase import UserError, data, draw, flags, replicates, runtime, train
+from codebase import UserError, data, draw, files, flags, replicates, runtime, train
 
 
 def main(cls, argv=None, description=None):
@@ -63,6 +61,9 @@ def _check(args, name):
     ckpt_dir, log_dir = folders(name)
     if args.resume:
         found = train.list_checkpoints(ckpt_dir)
+        if not found and _existing(name):  # stopped before its first checkpoint: nothing to keep
+            print(f"notice: --resume: {name} has no checkpoint yet; it starts afresh", file=sys.stderr)
+            return None
         if not found:
             raise UserError(f"--resume: no checkpoint in {ckpt_dir}/; drop --resume to start afresh")
         if found[-1][0] > args.iter_max:
@@ -77,8 +78,25 @@ def _check(args, name):
 
 def replicate(cls, args, name, seed, resume_from, mnist):
     """Train (from scratch, or on from the checkpoint resume_from) or load one replicate, evaluate
-    it, print its metrics, write its outputs. Returns its metrics."""
+    it, print its metrics, write its outputs. Returns its metrics.
+
+    A file that cannot be written (a full disk, a quota, a vanished folder) ends it with a
+    UserError naming the file, the cause, the last good checkpoint and the command that goes on;
+    every file is written whole or not at all (codebase.files), so nothing half-written is left.
+    """
+    try:
+        return _replicate(cls, args, name, seed, resume_from, mnist)
+    except OSError as e:
+        found = train.list_checkpoints(folders(name)[0])
+        raise UserError(f"cannot write {e.filename or 'a file of ' + folders(name)[1]}: {e.strerror}; last good "
+                        f"checkpoint: {found[-1][1] if found else 'none'}; free some space, then run the same "
+                        "command with --resume") from None
+
+
+def _replicate(cls, args, name, seed, resume_from, mnist):
     ckpt_dir, log_dir = folders(name)
+    for d in (ckpt_dir, log_dir):  # what a killed writer left half-written (this process holds the run's lock)
+        files.remove_leftovers(d)
     torch.manual_seed(seed)
     model = cls.from_flags(args, seed, mnist).to(args.device)
     undrawn = model.no_pictures()
@@ -108,7 +126,7 @@ def replicate(cls, args, name, seed, resume_from, mnist):
     for line in model.printed(metrics):
         print(line)
     if not undrawn:
-        save_image(model.samples(seed), os.path.join(log_dir, "samples.png"))
+        files.write_png(os.path.join(log_dir, "samples.png"), model.samples(seed))
         with SummaryWriter(log_dir) as writer:  # the pictures of what it learned, beside the curves
             for tag, image in draw.write(model, mnist, log_dir, model.pictures).items():
                 writer.add_image(f"figures/{tag}", image, args.iter_max)
@@ -118,8 +136,5 @@ def replicate(cls, args, name, seed, resume_from, mnist):
         "metrics": metrics, "train_seconds": seconds, "eval_seconds": eval_seconds, "undrawn": undrawn,
         **runtime.provenance(args.device),
     }
-    path = os.path.join(log_dir, "metrics.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(record, f, indent=2)
-    os.replace(path + ".tmp", path)
+    files.write_json(os.path.join(log_dir, "metrics.json"), record)
     return metrics

@@ -4,6 +4,7 @@ The loop reads only `model.loss(*batch) -> (loss, summaries)`: what a batch hold
 business of the model and of the stream that feeds it.
 """
 import contextlib
+import io
 import os
 import re
 import signal
@@ -13,7 +14,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from codebase import UserError, runtime
+from codebase import UserError, files, runtime
 
 LOG_EVERY = 50  # iterations between the TensorBoard scalars
 
@@ -33,7 +34,7 @@ def list_checkpoints(ckpt_dir):
 def save_checkpoint(path, model, optimizer, iteration, seconds):
     """Everything a run needs to continue: weights, optimizer, iteration, clock and RNG state.
 
-    Written to a temporary file and renamed, so a crash never leaves half a checkpoint.
+    Written whole or not at all (files.write), so a crash never leaves half a checkpoint.
     """
     state = {
         "model": type(model).__name__, "config": model.config, "state_dict": model.state_dict(),
@@ -42,9 +43,9 @@ def save_checkpoint(path, model, optimizer, iteration, seconds):
     }
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    tmp = path + ".tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()  # torch.save to a file fails on a full disk without saying so
+    torch.save(state, buffer)
+    files.write(path, buffer.getvalue())
 
 
 def read_checkpoint(path, hint, device="cpu", keys=("state_dict", "config", "iteration")):
