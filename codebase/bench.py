@@ -34,14 +34,17 @@ def newest_checkpoint(folder, run_name):
     return max(found, default=None)
 
 
-def bench(cls, mnist, device, iters, warmup, checkpoint=None, precision="fp32"):
+def bench(cls, mnist, device, iters, warmup, checkpoint=None, precision="fp32", compile=False):
     """Times `iters` training steps (train.step, its products in `precision`) after `warmup` from a
-    fresh model of cls's default configuration, then one evaluation (float32); with checkpoint =
-    (iteration, path), the same steps again from that trained model and its optimizer state, where
-    late-training slowdowns (subnormal numbers) show. Returns a dict of the figures (see ROW)."""
+    fresh model of cls's default configuration, then one evaluation (float32); with compile, the
+    same steps of a second fresh model compiled (train.compiled), their windows interleaved with the
+    eager ones in this process; with checkpoint = (iteration, path), the eager steps again from that
+    trained model and its optimizer state, where late-training slowdowns (subnormal numbers) show.
+    Returns [a dict of the figures (see ROW)]: eager, then compiled."""
     defaults = flags.parser(cls).parse_args([])
-    model, optimizer, stream = _fresh(cls, mnist, device)
-    rate = _rate(model, optimizer, stream, iters, warmup, device, precision)
+    runs = [_fresh(cls, mnist, device)] + ([_fresh(cls, mnist, device, compiled=True)] if compile else [])
+    rates, warmups = _rates(runs, iters, warmup, device, precision)
+    model = runs[0][0]
     begun = time.perf_counter()
     model.evaluate(mnist, defaults, seed=0)
     sync(device)
@@ -52,13 +55,20 @@ def bench(cls, mnist, device, iters, warmup, checkpoint=None, precision="fp32"):
         optimizer = train.optimizer(model)
         train.load_checkpoint(checkpoint[1], model, optimizer)
         late_iteration = checkpoint[0]
-        late_rate = _rate(model, optimizer, cls.batches(mnist, 0, late_iteration), iters, warmup, device,
-                          precision)
-    return {"model": name(cls), "precision": precision, "rate": rate, "late_rate": late_rate,
-            "late_iteration": late_iteration, "iterations": cls.iterations,
-            "train_minutes": cls.iterations / rate / 60, "target_minutes": cls.bench_minutes.get(precision),
-            "eval_seconds": seconds, "peak_rss_mb": peak_rss_mb(),
-            "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
+        late_rate = _rates([(model, optimizer, cls.batches(mnist, 0, late_iteration), None)], iters, warmup, device,
+                           precision)[0][0]
+    rows = []
+    for rate, compiled in zip(rates, (False, True)):
+        variant = precision + (" compiled" if compiled else "")
+        rows.append({"model": name(cls), "precision": precision, "compile": compiled, "rate": rate,
+                     "speedup": rate / rates[0] if compiled else None,
+                     "compile_seconds": warmups[1] - warmups[0] if compiled else None,
+                     "late_rate": None if compiled else late_rate, "late_iteration": None if compiled else late_iteration,
+                     "iterations": cls.iterations, "train_minutes": cls.iterations / rate / 60,
+                     "target_minutes": cls.bench_minutes.get(variant), "eval_seconds": seconds,
+                     "peak_rss_mb": peak_rss_mb(),
+                     "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None})
+    return rows
 
 
 def name(cls):
@@ -66,15 +76,16 @@ def name(cls):
     return cls.__name__.lower()
 
 
-def _fresh(cls, mnist, device):
-    """A fresh model of cls's default configuration (seed 0), its optimizer and minibatch stream."""
+def _fresh(cls, mnist, device, compiled=False):
+    """A fresh model of cls's default configuration (seed 0), its optimizer, minibatch stream and
+    loss (train.compiled's, or None: its own)."""
     torch.manual_seed(0)
     model = cls.from_flags(flags.parser(cls).parse_args([]), 0, mnist).to(device)
-    return model, train.optimizer(model), cls.batches(mnist, 0, 0)
+    return model, train.optimizer(model), cls.batches(mnist, 0, 0), train.compiled(model) if compiled else None
 
 
-ROW = ["model", "precision", "it/s", "late it/s, at iteration", "projected training", "target", "evaluation (< 30 s)",
-       "peak RSS (< 1 GB)"]
+ROW = ["model", "variant", "it/s", "compiled / eager", "compilation", "late it/s, at iteration", "projected training",
+       "target", "evaluation (< 30 s)", "peak RSS (< 1 GB)"]
 
 
 def _row(r):
@@ -83,32 +94,41 @@ def _row(r):
     target = r["target_minutes"]
     target = f"<= {target} min: {'yes' if r['train_minutes'] <= target else 'NO'}" if target else "–"
     gpu = f", GPU {r['gpu_mb']:.0f} MB" if r["gpu_mb"] is not None else ""
-    return [r["model"], r["precision"], f"{r['rate']:.1f}", late, f"{r['train_minutes']:.1f} min for {r['iterations']}",
-            target, f"{r['eval_seconds']:.1f} s", f"{r['peak_rss_mb']:.0f} MB{gpu}"]
+    compiled = r.get("compile")
+    return [r["model"], r["precision"] + (" compiled" if compiled else ""), f"{r['rate']:.1f}",
+            f"{r['speedup']:.2f}" if compiled else "–", f"{r['compile_seconds']:.0f} s" if compiled else "–", late,
+            f"{r['train_minutes']:.1f} min for {r['iterations']}", target, f"{r['eval_seconds']:.1f} s",
+            f"{r['peak_rss_mb']:.0f} MB{gpu}"]
 
 
-def _rate(model, optimizer, stream, iters, warmup, device, precision):
-    """The median steps per second over WINDOWS windows of iters // WINDOWS steps, after warmup."""
+def _rates(runs, iters, warmup, device, precision):
+    """Each run's steps per second: the median over WINDOWS windows of iters // WINDOWS steps, after
+    `warmup` steps; the runs' windows interleaved, so that a shared machine's drift touches them alike.
 
-    def steps(n):
-        for _ in range(n):
-            train.step(model, optimizer, next(stream), precision)
-        sync(device)
+    runs: [(model, optimizer, stream, loss_of)] (see train.step). Returns [rate], [seconds of warmup]
+    """
 
-    steps(warmup)
-    per_window, rates = max(1, iters // WINDOWS), []
-    for _ in range(WINDOWS):
+    def steps(run, n):
+        model, optimizer, stream, loss_of = run
         begun = time.perf_counter()
-        steps(per_window)
-        rates.append(per_window / (time.perf_counter() - begun))
-    return sorted(rates)[len(rates) // 2]
+        for _ in range(n):
+            train.step(model, optimizer, next(stream), precision, loss_of)
+        sync(device)
+        return time.perf_counter() - begun
+
+    warmups = [steps(run, warmup) for run in runs]
+    per_window, rates = max(1, iters // WINDOWS), [[] for _ in runs]
+    for _ in range(WINDOWS):
+        for run, found in zip(runs, rates):
+            found.append(per_window / steps(run, per_window))
+    return [sorted(r)[len(r) // 2] for r in rates], warmups
 
 
 def profile(cls, mnist, device, steps, warmup, precision):
     """Profile `steps` training steps after `warmup` from a fresh model of cls's default
     configuration (torch.profiler). Returns milliseconds per step of the operators' own CPU time:
     {"ops_ms": all of them, "products_ms": the matrix products' (aten::mm and aten::addmm)}."""
-    model, optimizer, stream = _fresh(cls, mnist, device)
+    model, optimizer, stream, _ = _fresh(cls, mnist, device)
     for _ in range(warmup):
         train.step(model, optimizer, next(stream), precision)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
@@ -131,6 +151,7 @@ def main(argv=None):
     p.add_argument("--threads", type=flags.positive_int, help="torch threads (default: torch's)")
     p.add_argument("--precision", nargs="+", choices=("fp32", "bf16"),
                    help="the training steps' products (default: fp32, and bf16 where the device has it)")
+    p.add_argument("--eager", action="store_true", help="time the eager steps alone, not the compiled ones beside them")
     p.add_argument("--profile", action="store_true",
                    help="then profile as many steps again (torch.profiler): the operators' CPU time per step, "
                         "and the matrix products' share")
@@ -149,6 +170,9 @@ def main(argv=None):
     precisions = args.precision or ["fp32"] + ([] if why else ["bf16"])
     if "bf16" in precisions and why:
         p.error(f"--precision bf16: {why}")
+    no_compile = None if args.eager else runtime.no_compile(args.device)
+    if no_compile:
+        print(f"eager steps alone: {no_compile}")
     baseline = peak_rss_mb()
     command = shlex.join(["python", "-m", "codebase.bench", *(sys.argv[1:] if argv is None else argv)])
     print(f"command: {command}")
@@ -167,13 +191,13 @@ def main(argv=None):
         late = newest_checkpoint(args.checkpoints, cls.run_name(flags.parser(cls).parse_args([])))
         for precision in precisions:
             try:
-                results.append(bench(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, late,
-                                     precision))
+                results += bench(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, late, precision,
+                                 compile=not (args.eager or no_compile))
             except UserError as e:  # a model built on another run that is not there
                 print(f"{name(cls)}: not timed: {e}")
                 break
     if args.profile:  # after every timing: the profiler's memory would raise the peak RSS above
-        for r in results:
+        for r in [r for r in results if not r["compile"]]:
             cls = next(c for c in chosen if name(c) == r["model"])
             r.update(profile(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, r["precision"]))
     rows = [ROW] + [_row(r) for r in results]

@@ -39,7 +39,8 @@ class Model(nn.Module):
     published: (Published, ...): its configurations in the README's results table
     sweep: str or None: a constructor argument whose values the results page tables side by side,
         the other arguments as in published[0]
-    bench_minutes: {precision: minutes}: the benchmark's target for its training on 2 CPU cores
+    bench_minutes: {variant: minutes}: the benchmark's target for its training on 2 CPU cores, by
+        variant ("fp32", "bf16", "fp32 compiled", "bf16 compiled")
     bench_iters: int: the benchmark's timed iterations by default
     """
 

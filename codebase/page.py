@@ -16,8 +16,8 @@ def published(g):
 
 
 def course(g):
-    """The course's {metric: (value, tolerance)} for the group g ({} if none); a run with bfloat16
-    products is held to its float32 configuration's."""
+    """The course's {metric: (value, tolerance)} for the group g ({} if none); a run of another
+    variant (bfloat16 products, compiled steps) is held to the course's configuration's."""
     p = published(g)
     return p.course if p else {}
 
@@ -82,13 +82,13 @@ def section(g, out_dir):
 
 
 def sweeps(groups):
-    """{(model, argument): {value: group}}: for each model that sweeps an argument, its float32
+    """{(model, argument): {value: group}}: for each model that sweeps an argument, its float32 eager
     configurations that differ from its first published one in that argument alone."""
     out = {}
     for cls in models.ALL:
         if cls.sweep and cls.published:
             fixed = {k: v for k, v in cls.published[0].config.items() if k != cls.sweep}
-            found = {g["config"][cls.sweep]: g for g in groups if g["model"] == cls.__name__ and g["precision"] == "fp32"
+            found = {g["config"][cls.sweep]: g for g in groups if g["model"] == cls.__name__ and g["variant"] == "fp32"
                      and cls.sweep in g["config"] and fixed.items() <= g["config"].items()}
             if len(found) > 1:
                 out[cls.__name__, cls.sweep] = found

@@ -10,27 +10,34 @@ from codebase import models, records
 from codebase.page import course, digits, fmt, published, sweep_rows, sweeps
 from codebase.records import mean_se
 
+VARIANTS = ("fp32", "bf16", "fp32 compiled", "bf16 compiled")  # the README's order
 WORDS = {  # the generated README text, by language: English, Spanish
     "header": ("| model | command | seeds | metric | measured | course |",
                "| modelo | comando | semillas | métrica | medido | curso |"),
     "all": ("all 10000 test images", "las 10000 imágenes de test"),
     "accuracy": ("test accuracy", "exactitud en test"),
+    "elsewhere": ("– (made on different machines)", "– (hechos en máquinas distintas)"),
     "inside": ("Every mean lies inside the course's tolerance.", "Todas las medias caen dentro de la tolerancia del curso."),
     "outside": ("Means outside the course's tolerance: {}.", "Medias fuera de la tolerancia del curso: {}."),
     "seeds": ("Single seeds outside it: {}.", "Semillas sueltas fuera de ella: {}."),
     "seed": ("{} seed {}: {}", "{}, semilla {}: {}"),
     "sweep": ("| {} | seeds | KL | Rec | NELBO | IWAE-1000 |", "| {} | semillas | KL | Rec | NELBO | IWAE-1000 |"),
-    "precisions": ({"bf16": ", bf16 products"}, {"bf16": ", productos en bf16"}),
+    "variants": ({"bf16": ", bf16 products", "fp32 compiled": ", compiled", "bf16 compiled": ", compiled, bf16 products"},
+                 {"bf16": ", productos en bf16", "fp32 compiled": ", compilado",
+                  "bf16 compiled": ", compilado, productos en bf16"}),
     "jobs": ("{} ({}): two VAE replicates of {} iterations took {:.1f} s with `--jobs 2` ({} thread each) and "
              "{:.1f} s with `--jobs 1`, a ratio of {:.2f}, start-up and evaluation included.",
              "{} ({}): dos réplicas del VAE de {} iteraciones tardaron {:.1f} s con `--jobs 2` ({} hilo cada una) y "
              "{:.1f} s con `--jobs 1`, una razón de {:.2f}, arranque y evaluación incluidos."),
-    "speed": ("| CPU or GPU, threads | date | model | precision | it/s | late it/s, at iteration | training | evaluation | peak RSS |",
-              "| CPU o GPU, hilos | fecha | modelo | precisión | it/s | it/s tarde, en la iteración | entrenamiento | evaluación | RSS máximo |"),
+    "speed": ("| CPU or GPU, threads | date | model | variant | it/s | compiled / eager | compilation | late it/s, at iteration "
+              "| training | evaluation | peak RSS |",
+              "| CPU o GPU, hilos | fecha | modelo | variante | it/s | compilado / eager | compilación | it/s tarde, en la "
+              "iteración | entrenamiento | evaluación | RSS máximo |"),
     "profile": ("| CPU, threads | model | precision | operators per step | of which matrix products |",
                 "| CPU, hilos | modelo | precisión | operadores por paso | de ellos, productos de matrices |"),
-    "precision": ("| model | seeds, in both | metric | fp32 | bf16 | bf16 - fp32, seed by seed | training, min: fp32 / bf16 |",
-                  "| modelo | semillas, en ambas | métrica | fp32 | bf16 | bf16 - fp32, semilla a semilla | entrenamiento, min: fp32 / bf16 |"),
+    "variant": ("| model | seeds, in both | metric | fp32 | variant | variant - fp32, seed by seed | training, min: fp32 / variant |",
+                "| modelo | semillas, en ambas | métrica | fp32 | variante | variante - fp32, semilla a semilla | "
+                "entrenamiento, min: fp32 / variante |"),
 }
 
 
@@ -40,14 +47,14 @@ def _word(key, lang):
 
 def configurations(groups, lang):
     """[(label, group)]: the README's configurations, each model's published ones in the order it
-    declares them, float32 before bfloat16."""
+    declares them: the course's float32 eager ones, then the other variants."""
     rows = []
-    for precision in ("fp32", "bf16"):
+    for variant in VARIANTS:
         for cls in models.ALL:
             for p in cls.published:
                 for g in groups:
-                    if g["model"] == cls.__name__ and g["precision"] == precision and published(g) == p:
-                        rows.append((p.label[lang == "es"] + _word("precisions", lang).get(precision, ""), g))
+                    if g["model"] == cls.__name__ and g["variant"] == variant and published(g) == p:
+                        rows.append((p.label[lang == "es"] + _word("variants", lang).get(variant, ""), g))
     return rows
 
 
@@ -83,24 +90,28 @@ def blocks(groups, benches, lang="en"):
               "outliers": said + (" " + _word("seeds", lang).format("; ".join(seeds)) if seeds else "")}
     for (_, argument), found in sweeps(groups).items():
         blocks[argument] = "\n".join(sweep_rows(found, _word("sweep", lang).format(argument)))
-    blocks["precision"] = "\n".join([_word("precision", lang), "| --- | --- | --- | --- | --- | --- | --- |"]
-                                    + precision_rows(groups, lang))
+    blocks["variants"] = "\n".join([_word("variant", lang), "| --- | --- | --- | --- | --- | --- | --- |"]
+                                   + variant_rows(groups, lang))
     blocks["speed"] = "\n".join(speed_rows(benches, lang))
     return blocks
 
 
-def precision_rows(groups, lang):
-    """A row per published configuration run in both precisions, over the seeds run in both."""
+def variant_rows(groups, lang):
+    """A row per published configuration run in another variant than the course's float32 eager
+    one, beside that one, over the seeds run in both; the training times only where both ran on
+    one machine."""
     rows = []
-    for label, g in configurations(groups, lang):
-        low = next((h for h in groups if h["precision"] == "bf16" and h["model"] == g["model"]
-                    and h["config"] == g["config"]), None)
-        if g["precision"] == "fp32" and low:
+    shown = configurations(groups, lang)
+    for label, low in shown:
+        g = next((h for _, h in shown if h["variant"] == "fp32" and h["model"] == low["model"]
+                  and h["config"] == low["config"]), None)
+        if low["variant"] != "fp32" and g:
             key = models.by_name(g["model"]).headline
             d = digits(key)
             seeds = [s for s in low["seeds"] if s in g["seeds"]]
             a, b = (records.by_seed(h, h["values"][key], seeds) for h in (g, low))
-            minutes = " / ".join(f"{statistics.fmean(records.by_seed(h, h['train_minutes'], seeds)):.1f}" for h in (g, low))
+            minutes = (" / ".join(f"{statistics.fmean(records.by_seed(h, h['train_minutes'], seeds)):.1f}" for h in (g, low))
+                       if g["machine"] == low["machine"] else _word("elsewhere", lang))
             rows.append(f"| {label} | {', '.join(map(str, seeds))} | {key} | {fmt(*mean_se(a), d)} | "
                         f"{fmt(*mean_se(b), d)} | {fmt(*mean_se([y - x for x, y in zip(a, b)]), d)} | {minutes} |")
     return rows
@@ -108,10 +119,12 @@ def precision_rows(groups, lang):
 
 def speed_rows(benches, lang):
     """The benchmark records' figures: the speed table, the profile table, the --jobs timing."""
-    speed = [_word("speed", lang), "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    speed = [_word("speed", lang), "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for b in benches:
         for r in b["rows"]:
-            speed.append(f"| {_where(b)} | {b['date'][:10]} | {r['model']} | {r.get('precision', 'fp32')} | {r['rate']:.1f} | "
+            compiled = r.get("compile")
+            speed.append(f"| {_where(b)} | {b['date'][:10]} | {r['model']} | {records.variant(r)} | {r['rate']:.1f} | "
+                         + (f"{r['speedup']:.2f} | {r['compile_seconds']:.0f} s | " if compiled else "– | – | ")
                          + (f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–")
                          + f" | {r['train_minutes']:.1f} min | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
     profiled = [(b, r) for b in benches for r in b["rows"] if "ops_ms" in r]

@@ -1,7 +1,9 @@
 """Run records: reading them (each run's logs/<run name>/metrics.json) and aggregating replicates.
 
-A record holds its model (class name), its configuration (the constructor's arguments) and its
-precision; the replicates of one configuration are the records that agree on those three.
+A record holds its model (class name), its configuration (the constructor's arguments) and how
+it was trained: its variant, the precision of its products and whether its steps were compiled
+("fp32", "bf16", "fp32 compiled", "bf16 compiled"); the replicates of one configuration are the
+records that agree on those three.
 """
 import glob
 import json
@@ -38,30 +40,35 @@ def load(folders):
     return records
 
 
-def describe(model, config, precision="fp32"):
-    """e.g. 'Model(z_dim=10, k=500), bf16': the class, its constructor arguments, a precision
-    other than float32"""
+def variant(record):
+    """How a record was trained: "fp32" (the course's), "bf16", "fp32 compiled" or "bf16 compiled"."""
+    return record.get("precision", "fp32") + (" compiled" if record.get("compile") else "")
+
+
+def describe(model, config, variant="fp32"):
+    """e.g. 'Model(z_dim=10, k=500), bf16 compiled': the class, its constructor arguments, a
+    variant other than the course's"""
     args = ", ".join(f"{k}={v}" for k, v in config.items())
-    return f"{model}({args})" + ("" if precision == "fp32" else f", {precision}")
+    return f"{model}({args})" + ("" if variant == "fp32" else f", {variant}")
 
 
 def aggregate(records):
-    """Group replicates by what they hold: model, configuration and precision.
+    """Group replicates by what they hold: model, configuration and variant.
 
-    Returns [{"name" (describe's), "model", "config", "precision", "n", "seeds", "values": {metric: [per seed]},
+    Returns [{"name" (describe's), "model", "config", "variant", "n", "seeds", "values": {metric: [per seed]},
               "metrics": {metric: (mean, se)}, "train_minutes", "eval_seconds", "commands", "dirs",
               "undrawn", "machine"}], sorted by name.
     """
     groups = defaultdict(list)
     for r in records:
-        groups[r["model"], json.dumps(r["config"], sort_keys=True), r.get("precision", "fp32")].append(r)
+        groups[r["model"], json.dumps(r["config"], sort_keys=True), variant(r)].append(r)
     out = []
-    for (model, _, precision), rs in groups.items():
+    for (model, _, how), rs in groups.items():
         rs.sort(key=lambda r: r["seed"])
         values = {k: [r["metrics"][k] for r in rs] for k in rs[0]["metrics"]}
         out.append({
-            "name": describe(model, rs[0]["config"], precision), "model": model, "config": rs[0]["config"],
-            "precision": precision, "n": len(rs), "seeds": [r["seed"] for r in rs], "values": values,
+            "name": describe(model, rs[0]["config"], how), "model": model, "config": rs[0]["config"],
+            "variant": how, "n": len(rs), "seeds": [r["seed"] for r in rs], "values": values,
             "metrics": {k: mean_se(v) for k, v in values.items()},
             "train_minutes": [r["train_seconds"] / 60 for r in rs], "eval_seconds": [r["eval_seconds"] for r in rs],
             "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],

@@ -20,7 +20,8 @@ def main(cls, argv=None, description=None):
     """
     args = flags.parse(cls, argv, description)
     runtime.start(args.threads)  # before the first tensor operation
-    prefix = cls.run_name(args) + ("" if args.precision == "fp32" else f"_precision={args.precision}")
+    prefix = (cls.run_name(args) + ("" if args.precision == "fp32" else f"_precision={args.precision}")
+              + ("_compile=1" if args.compile else ""))
     seeds = range(args.run, args.run + args.runs)
     names = [f"{prefix}_run={seed:04d}" for seed in seeds]
     try:
@@ -116,7 +117,7 @@ def _replicate(cls, args, name, seed, resume_from, mnist):
         seconds = train.train(model, optimizer, cls.batches(mnist, seed, start), ckpt_dir, log_dir,
                               args.iter_max, args.iter_save, start, seconds,
                               images=None if undrawn else lambda m: {"samples": m.samples(seed)},
-                              precision=args.precision)
+                              precision=args.precision, compile=args.compile)
     else:
         seconds = train.load_checkpoint(train.checkpoint_path(ckpt_dir, args.iter_max), model)["seconds"]
         os.makedirs(log_dir, exist_ok=True)
@@ -132,7 +133,7 @@ def _replicate(cls, args, name, seed, resume_from, mnist):
                 writer.add_image(f"figures/{tag}", image, args.iter_max)
     record = {
         "name": name, "model": type(model).__name__, "config": model.config, "seed": seed,
-        "iterations": args.iter_max, "precision": args.precision, "command": args.command, "repeat": flags.repeat(cls, args, seed),
+        "iterations": args.iter_max, "precision": args.precision, "compile": args.compile, "command": args.command, "repeat": flags.repeat(cls, args, seed),
         "metrics": metrics, "train_seconds": seconds, "eval_seconds": eval_seconds, "undrawn": undrawn,
         **runtime.provenance(args.device),
     }

@@ -117,6 +117,22 @@ def no_bf16(device):
     return f"bfloat16 products are supported here on CUDA GPUs and CPUs with bfloat16 instructions, not on {device.type}"
 
 
+def no_compile(device):
+    """None where torch.compile can build training steps for `device`, else why not (one line):
+    Dynamo must support this Python and platform, and on the CPU the generated code needs a C++
+    compiler (g++ or clang++, or the one $CXX names)."""
+    import torch._dynamo
+    if not torch._dynamo.is_dynamo_supported():
+        return f"torch.compile does not support Python {platform.python_version()} on {platform.system()}"
+    if torch.device(device).type == "cpu":
+        from torch._inductor import cpp_builder
+        try:
+            cpp_builder.get_cpp_compiler()
+        except Exception:  # inductor's own error for a compiler it cannot find or run
+            return "torch.compile needs a C++ compiler on the CPU (g++ or clang++, or set $CXX), and found none"
+    return None
+
+
 class Interrupted(UserError):
     """Training stopped by a signal after saving a checkpoint; exits 128 + the signal's number
     (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process the signal ended."""

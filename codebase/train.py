@@ -118,15 +118,24 @@ def products(device, precision):
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
 
-def step(model, optimizer, batch, precision="fp32"):
+def compiled(model):
+    """model.loss compiled by torch.compile: its forward and, through AOTAutograd, its backward as
+    generated code. Its random draws go through torch's generator as eager ones do
+    (fallback_random), so a seed draws what it draws eagerly and a resumed run goes on exactly."""
+    import torch._inductor.config
+    torch._inductor.config.fallback_random = True
+    return torch.compile(model.loss)
+
+
+def step(model, optimizer, batch, precision="fp32", loss_of=None):
     """One training step: the loss of model.loss(*batch) (matrix products in `precision`, see
-    products), its gradients, one optimizer update; no update when the loss is not finite (the
-    parameters stay as they were).
+    products; loss_of: model.loss, the default, or compiled(model)), its gradients, one optimizer
+    update; no update when the loss is not finite (the parameters stay as they were).
 
     Returns loss, summaries: model.loss's (a scalar tensor and {tag: scalar tensor})
     """
     with products(next(model.parameters()).device, precision):
-        loss, summaries = model.loss(*batch)
+        loss, summaries = (loss_of or model.loss)(*batch)
     if torch.isfinite(loss):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -135,26 +144,33 @@ def step(model, optimizer, batch, precision="fp32"):
 
 
 def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, start=0, seconds=0.0, images=None,
-          precision="fp32"):
+          precision="fp32", compile=False):
     """Run iterations start + 1 .. iter_max, checkpointing every iter_save and at the end.
 
     batches: iterator of tuples, each passed as model.loss(*batch)
     start, seconds: the iteration and training time already done (by the run being resumed)
     images: (model) -> {tag: image tensor (3, H, W)}, logged to TensorBoard at every checkpoint
         (drawn with the RNG state set aside, so training goes on exactly as without them)
-    precision: "fp32" or "bf16", the matrix products' (see products)
+    precision: "fp32" or "bf16", the matrix products' (see products); compile: steps of compiled(model)
     Returns: float: total training seconds. Raises UserError on a non-finite loss (keeping the
     last good checkpoint) and Interrupted on Ctrl-C or SIGTERM (after saving one).
     """
     model.train()
-    begun = time.perf_counter() - seconds
+    begun = time.perf_counter() - seconds  # the compilation, at the first step, counts as training
     last = None
+    loss_of = compiled(model) if compile else None
     # The signals are taken over before the TensorBoard file appears: once it is there, Ctrl-C or
     # SIGTERM saves a checkpoint.
     with runtime.StopOnSignal() as stop, SummaryWriter(log_dir, purge_step=start + 1 if start else None) as writer, \
             tqdm(total=iter_max, initial=start, dynamic_ncols=True) as bar:
         for i in range(start + 1, iter_max + 1):
-            loss, summaries = step(model, optimizer, next(batches), precision)
+            try:
+                loss, summaries = step(model, optimizer, next(batches), precision, loss_of)
+            except Exception as e:
+                if compile and type(e).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                    raise UserError(f"torch.compile failed at iteration {i} ({type(e).__name__}: "
+                                    f"{str(e).strip().splitlines()[0][:200]}); run without --compile") from None
+                raise
             if not torch.isfinite(loss):
                 raise UserError(
                     f"the loss became {loss.item()} at iteration {i}; training stopped; last good "

@@ -1,6 +1,7 @@
 """codebase.bench runs and prints its table (the speed targets live in the benchmark, not here)."""
 import re
 
+import pytest
 import torch
 
 from codebase import bench, runtime, train
@@ -9,8 +10,9 @@ from conftest import DATA_DIR
 
 
 def test_bench_prints_a_row_per_model_and_precision(tmp_path, capsys, monkeypatch):
-    """A model with a checkpoint of its default configuration is timed from it too ("late"); both
-    precisions by default where the CPU has bfloat16 instructions (here said to have them, then not)."""
+    """A model with a checkpoint of its default configuration is timed from it too ("late"); its
+    compiled steps beside its eager ones unless --eager; both precisions by default where the CPU
+    has bfloat16 instructions (here said to have them, then not)."""
     torch.manual_seed(0)
     model = VAE()
     folder = tmp_path / "model=vae_z=10_beta=1_run=0002"
@@ -24,14 +26,19 @@ def test_bench_prints_a_row_per_model_and_precision(tmp_path, capsys, monkeypatc
     ops, products = map(float, re.search(r"^profile, vae fp32: operators (\S+) ms per step, of which matrix "
                                          r"products (\S+) ms$", out, re.M).groups())
     assert 0 < products < ops
-    assert re.search(r"^vae\s+fp32\s+\d+\.\d\s+\d+\.\d at 7\s+\d+\.\d min for 20000\s+<= 1.5 min", out, re.M)
+    assert re.search(r"^vae\s+fp32\s+\d+\.\d\s+–\s+–\s+\d+\.\d at 7\s+\d+\.\d min for 20000\s+<= 1.5 min", out, re.M)
+    # the compiled steps beside the eager ones, interleaved: the ratio of their rates, the compilation's seconds
+    rates = dict(re.findall(r"^vae\s+(fp32|fp32 compiled)\s+(\d+\.\d)\s", out, re.M))
+    ratio = float(re.search(r"^vae\s+fp32 compiled\s+\d+\.\d\s+(\d+\.\d\d)\s+\d+ s\s+–\s+\d+\.\d min", out, re.M)[1])
+    assert ratio == pytest.approx(float(rates["fp32 compiled"]) / float(rates["fp32"]), abs=0.02)
     monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512_bf16"})
-    assert bench.main(["--models", "ssvae", *common]) == 0
+    assert bench.main(["--models", "ssvae", "--eager", *common]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^ssvae\s+fp32\s+\d+\.\d\s+–\s+\d+\.\d min for 30000\s+<= 15.5 min", out, re.M)
-    assert re.search(r"^ssvae\s+bf16\s+\d+\.\d\s+–\s+\d+\.\d min for 30000\s+<= 8.0 min", out, re.M)
+    assert re.search(r"^ssvae\s+fp32\s+\d+\.\d\s+–\s+–\s+–\s+\d+\.\d min for 30000\s+<= 15.5 min", out, re.M)
+    assert re.search(r"^ssvae\s+bf16\s+\d+\.\d\s+–\s+–\s+–\s+\d+\.\d min for 30000\s+<= 8.0 min", out, re.M)
+    assert not re.search(r"^ssvae\s+\S+ compiled", out, re.M)
     monkeypatch.setattr(runtime, "cpu_flags", lambda: set())
-    assert bench.main(["--models", "ssvae", *common, "--device", "cpu"]) == 0
+    assert bench.main(["--models", "ssvae", *common, "--device", "cpu", "--eager"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^ssvae\s+fp32", out, re.M) and not re.search(r"^ssvae\s+bf16", out, re.M)
 

@@ -20,7 +20,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import run_gmvae
 import run_ssvae
 import run_vae
-from codebase import data, evaluate, runtime
+from codebase import data, evaluate, runtime, train
 from codebase.vae import VAE as VAEModel
 
 FLOAT = r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)"
@@ -323,3 +323,64 @@ def test_a_bf16_run_is_named_and_recorded_as_such_and_evaluated_in_float32(workd
     model = VAEModel(z_dim=3)
     model.load_state_dict(state["state_dict"])
     assert record["metrics"]["NELBO"] == evaluate.bounds(model, mnist, iws=(), full_iw=0)["NELBO"]
+
+
+def test_compiled_steps_equal_eager_ones_within_float_tolerance(mnist):
+    """A few steps of train.compiled(model) from the same start: the same losses as eager steps,
+    and the same first gradients, to float32 rounding (the generated code sums in another order;
+    Adam's first updates are about lr * sign(gradient), so the parameters are compared through
+    the losses they give)."""
+    runs = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        model = VAEModel()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0)  # the first step: gradients only
+        loss_of = train.compiled(model) if compiled else None
+        batches = VAEModel.batches(mnist, 0)
+        train.step(model, optimizer, next(batches), loss_of=loss_of)
+        gradients = torch.cat([p.grad.flatten() for p in model.parameters()])
+        optimizer = train.optimizer(model)
+        losses = [train.step(model, optimizer, next(batches), loss_of=loss_of)[0].item() for _ in range(3)]
+        runs.append((losses, gradients))
+    (eager, g_eager), (compiled, g_compiled) = runs
+    assert compiled == pytest.approx(eager, rel=1e-5) and eager[0] != eager[-1]
+    assert torch.allclose(g_compiled, g_eager, rtol=1e-3, atol=1e-5 * g_eager.abs().max().item())
+
+
+def test_a_compiled_run_is_named_recorded_and_resumed_as_such(workdir, capsys):
+    argv = ["--compile", "--iw_full", "0", "--iter_save", "10"]
+    os.mkdir("straight")
+    os.chdir("straight")
+    assert run_vae.main(argv + ["--iter_max", "20"]) == 0
+    straight = capsys.readouterr().out.splitlines()[-5:]
+    os.chdir("..")
+    assert run_vae.main(argv + ["--iter_max", "10"]) == 0
+    assert run_vae.main(argv + ["--iter_max", "20", "--resume"]) == 0
+    out = capsys.readouterr().out
+    name = "model=vae_z=10_beta=1_compile=1_run=0000"
+    assert f"Resuming {name} from iteration 10" in out and out.splitlines()[-5:] == straight
+    record = json.load(open(f"logs/{name}/metrics.json"))
+    assert record["compile"] is True and record["repeat"].startswith("python run_vae.py --iter_max 20 --compile --iw_full 0 --run 0 --threads")
+
+
+def test_compile_where_it_cannot_run_is_one_line(workdir, capsys, monkeypatch):
+    monkeypatch.setattr(runtime, "no_compile", lambda device: "torch.compile needs a C++ compiler")
+    with pytest.raises(SystemExit) as e:
+        run_vae.main(["--compile"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and not os.listdir(".")
+    assert err.endswith("--compile: torch.compile needs a C++ compiler; run without --compile (see --help)\n")
+    monkeypatch.setattr(runtime, "no_compile", lambda device: None)
+
+    class BackendCompilerFailed(Exception):  # as torch.compile's own error is raised at the first step
+        __module__ = "torch._dynamo.exc"
+
+    def failing(model):
+        def loss(x):
+            raise BackendCompilerFailed("backend='inductor' raised:\nCppCompileError: C++ compile error")
+        return loss
+
+    monkeypatch.setattr(train, "compiled", failing)
+    assert run_vae.main(["--compile", "--iw_full", "0", "--iter_max", "5"]) == 2
+    assert error_line(capsys) == ("error: torch.compile failed at iteration 1 (BackendCompilerFailed: backend='inductor' "
+                                  "raised:); run without --compile")
