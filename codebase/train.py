@@ -108,8 +108,8 @@ def optimizer(model):
     return torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
 
 
-def products(device, precision):
-    """The context of a training step's forward pass. precision "fp32": none (the course's float32
+def autocast(device, precision):
+    """The autocast context of a training step's forward pass. precision "fp32": none (the course's float32
     throughout); "bf16": torch.autocast with bfloat16, under which the networks' matrix products
     and activations run in bfloat16 while parameters, optimizer, the networks' outputs and the
     loss's sums stay float32 (nets.MLP.forward)."""
@@ -129,12 +129,12 @@ def compiled(model):
 
 def step(model, optimizer, batch, precision="fp32", loss_of=None):
     """One training step: the loss of model.loss(*batch) (matrix products in `precision`, see
-    products; loss_of: model.loss, the default, or compiled(model)), its gradients, one optimizer
+    autocast; loss_of: model.loss, the default, or compiled(model)), its gradients, one optimizer
     update; no update when the loss is not finite (the parameters stay as they were).
 
     Returns loss, summaries: model.loss's (a scalar tensor and {tag: scalar tensor})
     """
-    with products(next(model.parameters()).device, precision):
+    with autocast(next(model.parameters()).device, precision):
         loss, summaries = (loss_of or model.loss)(*batch)
     if torch.isfinite(loss):
         optimizer.zero_grad(set_to_none=True)
@@ -151,7 +151,7 @@ def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, sta
     start, seconds: the iteration and training time already done (by the run being resumed)
     images: (model) -> {tag: image tensor (3, H, W)}, logged to TensorBoard at every checkpoint
         (drawn with the RNG state set aside, so training goes on exactly as without them)
-    precision: "fp32" or "bf16", the matrix products' (see products); compile: steps of compiled(model)
+    precision: "fp32" or "bf16", the matrix products' (see autocast); compile: steps of compiled(model)
     Returns: float: total training seconds. Raises UserError on a non-finite loss (keeping the
     last good checkpoint) and Interrupted on Ctrl-C or SIGTERM (after saving one).
     """
