@@ -55,7 +55,7 @@ def bench(cls, mnist, device, iters, warmup, checkpoint=None, precision="fp32", 
         optimizer = train.optimizer(model)
         train.load_checkpoint(checkpoint[1], model, optimizer)
         late_iteration = checkpoint[0]
-        late_rate = _rates([(model, optimizer, cls.batches(mnist, 0, late_iteration), None)], iters, warmup, device,
+        late_rate = _rates([(model, optimizer, cls.batches(mnist, defaults, 0, late_iteration), None)], iters, warmup, device,
                            precision)[0][0]
     rows = []
     for rate, compiled in zip(rates, (False, True)):
@@ -80,8 +80,9 @@ def _fresh(cls, mnist, device, compiled=False):
     """A fresh model of cls's default configuration (seed 0), its optimizer, minibatch stream and
     loss (train.compiled's, or None: its own)."""
     torch.manual_seed(0)
-    model = cls.from_flags(flags.parser(cls).parse_args([]), 0, mnist).to(device)
-    return model, train.optimizer(model), cls.batches(mnist, 0, 0), train.compiled(model) if compiled else None
+    defaults = flags.parser(cls).parse_args([])
+    model = cls.from_flags(defaults, 0, mnist).to(device)
+    return model, train.optimizer(model), cls.batches(mnist, defaults, 0, 0), train.compiled(model) if compiled else None
 
 
 ROW = ["model", "variant", "it/s", "compiled / eager", "compilation", "late it/s, at iteration", "projected training",

@@ -18,6 +18,7 @@ FILES = {
     "t10k-images-idx3-ubyte": (16 + 10000 * 784, 2051),
     "t10k-labels-idx1-ubyte": (8 + 10000, 2049),
 }
+VALIDATION = 10000  # the paper's validation split: the last 10000 training images (see validation_split)
 TEST_SEED = 0  # the one static binarization of the full test set, shared by every run and model
 BATCH_SIZE = 100
 
@@ -103,6 +104,20 @@ def load_mnist(root, device="cpu"):
     return MNIST(*(t.to(device) for t in (train_x, train_y, test_x, test_y, test_binary, test_subset)))
 
 
+def validation_split(train_y, labelled=TRAIN_IDX):
+    """The training images split as Kingma et al. (2014) split them: the last VALIDATION images are
+    held out of training, to choose settings on, but for the course's labelled ones among them
+    (11 of the 100 lie there; they keep training the classifier).
+
+    train_y: tensor: (60000,): the training labels; labelled: positions per class (see course_subset)
+    Returns train, valid: tensors of indices into the training images: (50011,) and (9989,)
+    """
+    valid = torch.zeros(len(train_y), dtype=torch.bool, device=train_y.device)
+    valid[-VALIDATION:] = True
+    valid[course_subset(train_y.cpu(), labelled).to(train_y.device)] = False
+    return torch.nonzero(~valid).flatten(), torch.nonzero(valid).flatten()
+
+
 def binarize(x, generator=None):
     """x: uint8 tensor: (..., 784): grey levels -> float tensor: (..., 784): pixels drawn from
     Bernoulli(grey / 255).
@@ -154,20 +169,26 @@ def binarized_batches(x, seed, start=0, batch_size=BATCH_SIZE):
         yield binarize(x.index_select(0, rows))  # a tenth of the time of x[rows] on uint8
 
 
-def unsupervised(mnist, seed, start=0):
-    """Minibatches for the VAE and GMVAE: yields (x,), x: tensor: (100, 784)."""
-    return ((x,) for x in binarized_batches(mnist.train_x, seed, start))
+def _pool(mnist, rows):
+    return mnist.train_x if rows is None else mnist.train_x[rows]
 
 
-def semisupervised(mnist, seed, start=0, labelled=TRAIN_IDX):
+def unsupervised(mnist, seed, start=0, rows=None):
+    """Minibatches for the VAE and GMVAE: yields (x,), x: tensor: (100, 784), drawn from the
+    training images `rows` (a tensor of indices; None: all 60000)."""
+    return ((x,) for x in binarized_batches(_pool(mnist, rows), seed, start))
+
+
+def semisupervised(mnist, seed, start=0, labelled=TRAIN_IDX, rows=None):
     """Minibatches for the SSVAE, as the course makes them: yields (xu, xl, yl).
 
-    xu: tensor: (100, 784): unlabelled images, drawn from all 60000 training images (the objective
-        sums the ELBO over all of X, the labelled images included)
+    xu: tensor: (100, 784): unlabelled images, drawn from the training images `rows` (a tensor of
+        indices; None: all 60000) (the objective sums the ELBO over all of X, the labelled images
+        included)
     xl: tensor: (100, 784): the course's labelled images (`labelled` positions per class, see
         course_subset), binarized afresh each time
     yl: tensor: (100,): their labels
     """
     i = course_subset(mnist.train_y.cpu(), labelled).to(mnist.train_y.device)
     xl, yl = mnist.train_x[i], mnist.train_y[i]
-    return ((xu, binarize(xl), yl) for xu in binarized_batches(mnist.train_x, seed, start))
+    return ((xu, binarize(xl), yl) for xu in binarized_batches(_pool(mnist, rows), seed, start))

@@ -52,12 +52,18 @@ def _per_image(bound, x, chunk):
 
 
 @torch.no_grad()
-def accuracy(model, mnist, seed=0):
+def accuracy(model, mnist, seed=0, valid=None):
     """Accuracy of model.classify on all 10000 test images: "accuracy" on the grey levels in
-    [0, 1], the course's figure, and "accuracy_binarized" on the fixed binary images."""
+    [0, 1], the course's figure, and "accuracy_binarized" on the fixed binary images; with valid
+    (a tensor of indices of training images held out of training), "accuracy_validation" on
+    their grey levels too."""
     model.eval()
 
-    def score(x):
-        return (model.classify(x) == mnist.test_y).float().mean().item()
+    def score(x, y):
+        return (model.classify(x) == y).float().mean().item()
 
-    return {"accuracy": score(mnist.test_x.float() / 255), "accuracy_binarized": score(mnist.test_binary)}
+    out = {"accuracy": score(mnist.test_x.float() / 255, mnist.test_y),
+           "accuracy_binarized": score(mnist.test_binary, mnist.test_y)}
+    if valid is not None:
+        out["accuracy_validation"] = score(mnist.train_x[valid].float() / 255, mnist.train_y[valid])
+    return out

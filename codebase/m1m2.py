@@ -1,8 +1,11 @@
 """M1+M2 (Kingma, Rezende, Mohamed & Welling 2014, section 3.2): the semi-supervised M2 trained
 on the code of M1, a VAE trained beforehand on all the images.
 
-    python run_m1m2.py     # trains M1 first (python run_vae.py --z 50 --run <this run>), unless
-                           # its final checkpoint is there, then M2 on its code
+    python run_m1m2.py     # trains M1 first (python run_vae.py --z 50 --validation --run <this run>),
+                           # unless its final checkpoint is there, then M2 on its code
+
+Both hold the validation split out of training (data.validation_split): settings are chosen on
+the validation accuracy, which the run prints and records beside the test accuracy.
 """
 import os
 import shlex
@@ -10,10 +13,10 @@ import shlex
 import torch
 import torch.nn.functional as F
 
-from codebase import UserError, data, flags, run, train, utils
+from codebase import UserError, data, evaluate, flags, run, train, utils
 from codebase.flags import flag, nonnegative_float, positive_int
 from codebase.model import Model, Published
-from codebase.nets import Classifier, Decoder, Encoder
+from codebase.nets import ACTIVATIONS, Classifier, Decoder, Encoder
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
 
@@ -64,21 +67,26 @@ class M1M2(Model):
              flag("--code", choices=("sample", "mean"), default="sample",
                   help="M1's code drawn afresh from q(z1 | x) at every step, or its mean"),
              flag("--m1_z", type=positive_int, default=50, help="M1's latent dimension (run_vae.py's --z)"),
+             flag("--m1_hidden", type=positive_int, default=300, help="M1's width (run_vae.py's --hidden)"),
+             flag("--m1_layers", type=positive_int, default=2, help="M1's hidden layers (run_vae.py's --layers)"),
+             flag("--m1_activation", choices=tuple(ACTIVATIONS), default="elu",
+                  help="M1's activation (run_vae.py's --activation)"),
              flag("--m1_iter_max", type=positive_int, default=VAE.iterations,
                   help="M1's training iterations (run_vae.py's --iter_max)"))
     named_by = ("gw", "cw", "z", "hidden", "layers", "code")
+    named_if_changed = ("m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
     pictures = SSVAE.pictures
     published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="sample"),
                            ("M1+M2, beyond the course (the paper: 0.967)", "M1+M2, más allá del curso (el artículo: 0.967)")),)
-    batches = staticmethod(SSVAE.batches)  # the SSVAE's data, evaluation and pictures, seen from the pixels
-    evaluate, samples, no_pictures = SSVAE.evaluate, SSVAE.samples, SSVAE.no_pictures
+    samples, no_pictures = SSVAE.samples, SSVAE.no_pictures  # the SSVAE's pictures, seen from the pixels
 
     def __init__(self, m1_z=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0,
-                 code="sample", m1_run=None):
+                 code="sample", m1_hidden=300, m1_layers=2, m1_activation="elu", m1_run=None):
         super().__init__()
         self.m1_z, self.z_dim, self.hidden, self.layers, self.y_dim = m1_z, z_dim, hidden, layers, y_dim
         self.gen_weight, self.class_weight, self.code, self.m1_run = gen_weight, class_weight, code, m1_run
-        self.m1 = VAE(m1_z).requires_grad_(False)
+        self.m1_hidden, self.m1_layers, self.m1_activation = m1_hidden, m1_layers, m1_activation
+        self.m1 = VAE(m1_z, hidden=m1_hidden, layers=m1_layers, activation=m1_activation).requires_grad_(False)
         self.m2 = M2(m1_z, z_dim, hidden, layers, y_dim, gen_weight, class_weight)
         self.register_buffer("active", torch.ones(m1_z, dtype=torch.bool))
 
@@ -88,17 +96,27 @@ class M1M2(Model):
         code dimensions M1 uses (see keep_active)."""
         m1_run, ckpt_dir = _m1_run(args, seed)
         model = cls(args.m1_z, args.z, args.hidden, args.layers, gen_weight=args.gw, class_weight=args.cw,
-                    code=args.code, m1_run=m1_run)
+                    code=args.code, m1_hidden=args.m1_hidden, m1_layers=args.m1_layers,
+                    m1_activation=args.m1_activation, m1_run=m1_run)
         path = train.checkpoint_path(ckpt_dir, args.m1_iter_max)
         train.load_checkpoint(path, model.m1)
         print(f"m1: {path}")
-        kept = model.keep_active(mnist.train_x.float() / 255)
+        kept = model.keep_active(mnist.train_x[data.validation_split(mnist.train_y)[0]].float() / 255)
         if not kept:
             raise UserError(f"M1 ({path}) uses none of its {args.m1_z} code dimensions (posterior means vary "
                             f"by less than {ACTIVE_STD} over the training images); train it longer")
         print(f"m1: M2 models the {kept} of its {args.m1_z} code dimensions whose posterior mean varies over "
               f"the training images (standard deviation > {ACTIVE_STD})")
         return model
+
+    @staticmethod
+    def batches(mnist, args, seed, start=0):
+        """The SSVAE's (xu, xl, yl), xu drawn from the training images less the validation split"""
+        return data.semisupervised(mnist, seed, start, rows=data.validation_split(mnist.train_y)[0])
+
+    def evaluate(self, mnist, args, seed):
+        """The test accuracies and the validation split's"""
+        return evaluate.accuracy(self, mnist, seed, valid=data.validation_split(mnist.train_y)[1])
 
     def _fit_m2(self, active):
         """Set `active` (m1_z,) and fit M2 to it: rebuilt, freshly initialized, when it would
@@ -160,7 +178,8 @@ class M1M2(Model):
 
 def _m1_argv(args, seed):
     """run_vae.py's flags of M1 for replicate `seed` of the M1+M2 run `args`"""
-    argv = ["--z", str(args.m1_z), "--run", str(seed)]
+    argv = ["--z", str(args.m1_z), "--hidden", str(args.m1_hidden), "--layers", str(args.m1_layers),
+            "--activation", args.m1_activation, "--validation", "--run", str(seed)]
     if args.m1_iter_max != VAE.iterations:
         argv += ["--iter_max", str(args.m1_iter_max)]
     if args.data_dir != data.default_dir():

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from torch import nn
 
-from codebase import data, draw
+from codebase import data, draw, flags
 
 
 class Published(NamedTuple):
@@ -34,6 +34,8 @@ class Model(nn.Module):
     iterations: int: training iterations by default (the course's)
     flags: its run script's own flags, each flags.flag(names, ..., **add_argument's keywords)
     named_by: the flags (argparse's names) whose values name its runs, in order (see run_name)
+    named_if_changed: flags that name its runs after those, where they differ from their defaults
+        (settings added after the course's runs were named, which keep their names)
     headline: str: the metric its results lead with
     pictures: {name: (model, mnist) -> tensor: (3, H, W)}: what it learned, drawn from the test data
     published: (Published, ...): its configurations in the README's results table
@@ -48,6 +50,7 @@ class Model(nn.Module):
     iterations = 20000
     flags = ()
     named_by = ()
+    named_if_changed = ()
     headline = None
     pictures = {}
     published = ()
@@ -71,15 +74,19 @@ class Model(nn.Module):
     @classmethod
     def run_name(cls, args):
         """The run's name without its replicate: the class's name in lower case, then each flag of
-        named_by with its value, e.g. "model=vae_z=10_beta=1". It names the folders
+        named_by with its value, then each of named_if_changed, --precision and --compile that
+        differs from its default, e.g. "model=vae_z=10_beta=1" or
+        "model=vae_z=50_beta=1_hidden=600_validation=1_compile=1". It names the folders
         checkpoints/<name>_run=NNNN/ and logs/<name>_run=NNNN/."""
-        values = [getattr(args, name) for name in cls.named_by]
-        return "_".join([f"model={cls.__name__.lower()}"] + [
-            f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}" for name, value in zip(cls.named_by, values)])
+        defaults = flags.parser(cls).parse_args([])
+        named = list(cls.named_by) + [k for k in (*cls.named_if_changed, "precision", "compile")
+                                      if getattr(args, k) != getattr(defaults, k)]
+        return "_".join([f"model={cls.__name__.lower()}"] + [f"{k}={_word(getattr(args, k))}" for k in named])
 
     @staticmethod
-    def batches(mnist, seed, start=0):
-        """Iterator of the training steps' arguments to loss(), from iteration start + 1 on"""
+    def batches(mnist, args, seed, start=0):
+        """Iterator of the training steps' arguments to loss(), from iteration start + 1 on, for
+        the run script's flags `args`"""
         return data.unsupervised(mnist, seed, start)
 
     def evaluate(self, mnist, args, seed):
@@ -97,6 +104,8 @@ class Model(nn.Module):
         if full:
             out.append("Full test set (10000 images): " + ". ".join(
                 f"{k}: {metrics['full/' + k]:.2f} ± {metrics['full/' + k + '_se']:.2f}" for k in full))
+        if "accuracy_validation" in metrics:  # before the test's, which graders and users read last
+            out.append(f"Validation set classification accuracy: {metrics['accuracy_validation']}")
         if "accuracy" in metrics:
             out.append(f"Test set classification accuracy: {metrics['accuracy']}")
         return out
@@ -109,3 +118,8 @@ class Model(nn.Module):
         """None, or why this configuration has nothing to draw (an untrained decoder): then it gets
         neither samples nor pictures, and its record says why."""
         return None
+
+
+def _word(value):
+    """A flag's value in a run name: 0.5, 1 (for 1.0 and True), softplus"""
+    return f"{value:g}" if isinstance(value, float) else int(value) if isinstance(value, bool) else value

@@ -33,6 +33,9 @@ class ELU(nn.Module):
         return utils.elu(x)
 
 
+ACTIVATIONS = {"elu": ELU, "softplus": nn.Softplus}  # by the name a run script's --activation takes
+
+
 class MLP(nn.Module):
     """(a, optional one-hot y) -> hidden -> ... -> hidden -> d_out, `layers` hidden layers."""
 
@@ -55,8 +58,8 @@ class Encoder(MLP):
     """q(z | x) or, with y_dim > 0, q(z | x, y): a diagonal Gaussian, x_dim-hidden-hidden-(2 * z_dim),
     by default 784-300-300-(2 * z_dim), ELU."""
 
-    def __init__(self, z_dim, x_dim=784, y_dim=0, hidden=300, layers=2):
-        super().__init__(x_dim, 2 * z_dim, y_dim, hidden, layers=layers)
+    def __init__(self, z_dim, x_dim=784, y_dim=0, hidden=300, layers=2, activation=ELU):
+        super().__init__(x_dim, 2 * z_dim, y_dim, hidden, activation, layers)
 
     def forward(self, x, y=None):
         """x: tensor: (..., 784); y: tensor: (..., y_dim) or None
@@ -69,8 +72,8 @@ class Decoder(MLP):
     """p(x | z) or, with y_dim > 0, p(x | z, y): x_dim outputs (Bernoulli logits for images),
     z_dim-hidden-hidden-x_dim, by default z_dim-300-300-784, ELU."""
 
-    def __init__(self, z_dim, x_dim=784, y_dim=0, hidden=300, layers=2):
-        super().__init__(z_dim, x_dim, y_dim, hidden, layers=layers)
+    def __init__(self, z_dim, x_dim=784, y_dim=0, hidden=300, layers=2, activation=ELU):
+        super().__init__(z_dim, x_dim, y_dim, hidden, activation, layers)
 
 
 class Classifier(MLP):

@@ -20,10 +20,8 @@ def main(cls, argv=None, description=None):
     """
     args = flags.parse(cls, argv, description)
     runtime.start(args.threads)  # before the first tensor operation
-    prefix = (cls.run_name(args) + ("" if args.precision == "fp32" else f"_precision={args.precision}")
-              + ("_compile=1" if args.compile else ""))
     seeds = range(args.run, args.run + args.runs)
-    names = [f"{prefix}_run={seed:04d}" for seed in seeds]
+    names = [f"{cls.run_name(args)}_run={seed:04d}" for seed in seeds]
     try:
         with contextlib.ExitStack() as held:
             # Every replicate is locked and its folders checked before anything trains.
@@ -114,7 +112,7 @@ def _replicate(cls, args, name, seed, resume_from, mnist):
             train.resume(state, optimizer)
             start, seconds = state["iteration"], state["seconds"]
             print(f"Resuming {name} from iteration {start}")
-        seconds = train.train(model, optimizer, cls.batches(mnist, seed, start), ckpt_dir, log_dir,
+        seconds = train.train(model, optimizer, cls.batches(mnist, args, seed, start), ckpt_dir, log_dir,
                               args.iter_max, args.iter_save, start, seconds,
                               images=None if undrawn else lambda m: {"samples": m.samples(seed)},
                               precision=args.precision, compile=args.compile)

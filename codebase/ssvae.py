@@ -41,7 +41,7 @@ class SSVAE(Model):
         return cls(gen_weight=args.gw, class_weight=args.cw)
 
     @staticmethod
-    def batches(mnist, seed, start=0):
+    def batches(mnist, args, seed, start=0):
         return data.semisupervised(mnist, seed, start)
 
     def evaluate(self, mnist, args, seed):

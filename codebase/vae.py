@@ -1,15 +1,21 @@
 """The variational autoencoder (Kingma & Welling 2014) with a standard normal prior."""
 import torch
 
-from codebase import draw, evaluate, utils
+from codebase import data, draw, evaluate, utils
 from codebase.flags import flag, natural_int, nonnegative_float, positive_int
 from codebase.model import Model, Published
-from codebase.nets import Decoder, Encoder
+from codebase.nets import ACTIVATIONS, Decoder, Encoder
 
 BOUNDS = ("NELBO", "KL", "Rec", "IWAE-1", "IWAE-10", "IWAE-100", "IWAE-1000")
 Z = flag("--z", type=positive_int, default=10, help="latent dimension")
 IW_FULL = flag("--iw_full", type=natural_int, default=100,
                help="importance samples of the full-test-set IWAE bound (0: skip the full test set)")
+VALIDATION = flag("--validation", action="store_true",
+                  help="hold the validation split out of training (data.validation_split), as M1+M2's M1 does")
+# The networks' shape, the course's by default; M1+M2's M1 takes the paper's (see m1m2.py).
+NETWORK = (flag("--hidden", type=positive_int, default=300, help="the width of the encoder's and decoder's hidden layers"),
+           flag("--layers", type=positive_int, default=2, help="hidden layers of the encoder and the decoder"),
+           flag("--activation", choices=tuple(ACTIVATIONS), default="elu", help="the hidden layers' activation"))
 
 
 class VAE(Model):
@@ -21,8 +27,9 @@ class VAE(Model):
     """
 
     script, iterations, headline = "run_vae.py", 20000, "NELBO"
-    flags = (Z, flag("--beta", type=nonnegative_float, default=1.0, help="weight of the KL in the training loss"), IW_FULL)
-    named_by = ("z", "beta")
+    flags = (Z, flag("--beta", type=nonnegative_float, default=1.0, help="weight of the KL in the training loss"),
+             *NETWORK, VALIDATION, IW_FULL)
+    named_by, named_if_changed = ("z", "beta"), ("hidden", "layers", "activation", "validation")
     pictures = {"reconstructions": draw.reconstructions, "interpolations": draw.interpolations,
                 "latent": draw.latent}
     published = (Published(dict(z_dim=10, beta=1.0), ("VAE", "VAE"), dict(zip(BOUNDS, [
@@ -30,15 +37,21 @@ class VAE(Model):
     sweep = "beta"
     bench_minutes = {"fp32": 1.5, "bf16": 1.0}
 
-    def __init__(self, z_dim=10, beta=1.0):
+    def __init__(self, z_dim=10, beta=1.0, hidden=300, layers=2, activation="elu"):
         super().__init__()
         self.z_dim, self.beta = z_dim, beta
-        self.enc = Encoder(z_dim)
-        self.dec = Decoder(z_dim)
+        self.hidden, self.layers, self.activation = hidden, layers, activation
+        self.enc = Encoder(z_dim, hidden=hidden, layers=layers, activation=ACTIVATIONS[activation])
+        self.dec = Decoder(z_dim, hidden=hidden, layers=layers, activation=ACTIVATIONS[activation])
 
     @classmethod
     def from_flags(cls, args, seed, mnist):
-        return cls(args.z, args.beta)
+        return cls(args.z, args.beta, args.hidden, args.layers, args.activation)
+
+    @staticmethod
+    def batches(mnist, args, seed, start=0):
+        """(x,) from the training images, less the validation split with --validation"""
+        return data.unsupervised(mnist, seed, start, rows=data.validation_split(mnist.train_y)[0] if args.validation else None)
 
     def evaluate(self, mnist, args, seed):
         return evaluate.bounds(self, mnist, seed=seed, full_iw=args.iw_full)

@@ -1,5 +1,6 @@
 """codebase.data: loading with clear errors, the fixed subsets, the minibatch streams."""
 import hashlib
+import itertools
 import os
 
 import numpy as np
@@ -119,6 +120,25 @@ def test_semisupervised_batches():
         seen |= set(decode(xu))
         assert decode(xl) == labelled and yl.tolist() == [c for c in range(10) for _ in range(2)]
     assert seen == set(range(n))  # one epoch of all the data, the labelled images included
+
+
+def test_the_validation_split_is_the_last_10000_less_the_labelled_images(mnist):
+    train, valid = data.validation_split(mnist.train_y)
+    labelled = set(data.course_subset(mnist.train_y, data.TRAIN_IDX).tolist())
+    assert sorted(train.tolist() + valid.tolist()) == list(range(60000))
+    assert set(valid.tolist()) == set(range(50000, 60000)) - labelled and len(valid) == 9989
+    assert labelled <= set(train.tolist())
+
+
+def test_batches_draw_only_from_the_rows_given():
+    n = 1000
+    fake = data.MNIST(encoded(n), torch.arange(n) % 10, None, None, None, None)
+    rows = torch.arange(0, n, 3)
+    seen = set()
+    for (x,), (xu, _, _) in zip(itertools.islice(data.unsupervised(fake, 0, rows=rows), 10),
+                                data.semisupervised(fake, 0, labelled=[[0]] * 10, rows=rows)):
+        seen |= set(decode(x)) | set(decode(xu))
+    assert seen == set(rows.tolist())
 
 
 def test_labelled_images_binarized_afresh(mnist):

@@ -114,14 +114,18 @@ def test_run_m1m2_trains_m1_first_then_reuses_it(workdir, capsys, monkeypatch):
     argv = ["--iter_max", "10", "--cw", "30", "--m1_iter_max", "20"]
     assert run_m1m2.main(argv) == 0
     first = capsys.readouterr().out
-    assert "Training M1 first: python run_vae.py --z 50 --run 0 --iter_max 20 --iw_full 0" in first
-    assert "m1: checkpoints/model=vae_z=50_beta=1_run=0000/model-00020.pt" in first
+    assert ("Training M1 first: python run_vae.py --z 50 --hidden 300 --layers 2 --activation elu --validation "
+            "--run 0 --iter_max 20 --iw_full 0") in first
+    m1 = "model=vae_z=50_beta=1_validation=1"
+    assert f"m1: checkpoints/{m1}_run=0000/model-00020.pt" in first
     assert re.search(r"^m1: M2 models the \d+ of its 50 code dimensions whose posterior mean varies", first, re.M)
-    name = "model=m1m2_gw=1_cw=30_z=10_hidden=500_layers=1_code=sample_run=0000"
+    name = "model=m1m2_gw=1_cw=30_z=10_hidden=500_layers=1_code=sample_m1_iter_max=20_run=0000"
     record = json.load(open(f"logs/{name}/metrics.json"))
-    assert record["model"] == "M1M2" and record["config"]["m1_run"] == "model=vae_z=50_beta=1"
+    assert record["model"] == "M1M2" and record["config"]["m1_run"] == m1
     assert record["repeat"].startswith("python run_m1m2.py --iter_max 10 --cw 30.0 --m1_iter_max 20 --run 0")
-    assert json.load(open("logs/model=vae_z=50_beta=1_run=0000/metrics.json"))["iterations"] == 20
+    assert 0 <= record["metrics"]["accuracy_validation"] <= 1
+    assert re.search(r"^Validation set classification accuracy: \S+\nTest set classification accuracy", first, re.M)
+    assert json.load(open(f"logs/{m1}_run=0000/metrics.json"))["iterations"] == 20
     assert os.path.exists(f"logs/{name}/analogies.png") and os.path.exists(f"logs/{name}/samples.png")
     accuracy = re.search(r"^Test set classification accuracy: (\S+)$", first, re.M)[1]
     assert run_m1m2.main(argv + ["--overwrite"]) == 0
@@ -136,3 +140,22 @@ def test_run_m1m2_trains_m1_first_then_reuses_it(workdir, capsys, monkeypatch):
     assert run_m1m2.main(longer + ["--overwrite"]) == 0
     accuracy = re.search(r"^Test set classification accuracy: (\S+)$", capsys.readouterr().out, re.M)[1]
     assert f"Test set classification accuracy: {accuracy}" in resumed
+
+
+def test_m1_takes_the_papers_network_and_names_its_run_by_it(workdir, capsys, monkeypatch):
+    """--m1_hidden/--m1_layers/--m1_activation reach M1's own run (run_vae.py's flags), name both
+    runs, and M1M2 rebuilds that M1 from its checkpoint's config."""
+    m1_argv = m1m2._m1_argv
+    monkeypatch.setattr(m1m2, "_m1_argv", lambda args, seed: m1_argv(args, seed) + ["--iw_full", "0"])
+    argv = ["--iter_max", "2", "--m1_iter_max", "60", "--m1_hidden", "20", "--m1_layers", "1",
+            "--m1_activation", "softplus", "--m1_z", "4"]
+    assert run_m1m2.main(argv) == 0
+    m1 = "model=vae_z=4_beta=1_hidden=20_layers=1_activation=softplus_validation=1_run=0000"
+    record = json.load(open(f"logs/{m1}/metrics.json"))
+    assert record["config"] == dict(z_dim=4, beta=1.0, hidden=20, layers=1, activation="softplus")
+    name = ("model=m1m2_gw=1_cw=1_z=10_hidden=500_layers=1_code=sample_m1_z=4_m1_hidden=20_m1_layers=1_"
+            "m1_activation=softplus_m1_iter_max=60_run=0000")
+    checkpoint = torch.load(f"checkpoints/{name}/model-00002.pt", weights_only=False)
+    model = M1M2(**checkpoint["config"])
+    model.load_state_dict(checkpoint["state_dict"])
+    assert isinstance(model.m1.enc.net[0], torch.nn.Softplus) and model.m1.enc.inp.out_features == 20

@@ -263,7 +263,7 @@ def test_short_semisupervised_training_beats_supervised_alone_and_m1m2_beats_bot
             model.keep_active(mnist.train_x.float() / 255)
         else:
             model = cls.from_flags(args, 0, mnist)
-        train_steps(model, cls.batches(mnist, seed=0), 1000)
+        train_steps(model, cls.batches(mnist, args, seed=0), 1000)
         accuracy[f"{cls.__name__} {' '.join(argv)}"] = evaluate.accuracy(model, mnist)["accuracy"]
     # Measured 0.772 < 0.798 < 0.849 on the AMD, 2 threads; only the order is asked, not the gaps, which move
     # with the CPU model and thread count.

@@ -201,8 +201,8 @@ def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monk
 
     batches = VAEModel.batches
 
-    def interrupted(mnist, seed, start=0):
-        for i, batch in enumerate(batches(mnist, seed, start), start=start + 1):
+    def interrupted(mnist, args, seed, start=0):
+        for i, batch in enumerate(batches(mnist, args, seed, start), start=start + 1):
             if i == 17:
                 os.kill(os.getpid(), signal.SIGINT)
             yield batch
@@ -336,7 +336,7 @@ def test_compiled_steps_equal_eager_ones_within_float_tolerance(mnist):
         model = VAEModel()
         optimizer = torch.optim.SGD(model.parameters(), lr=0)  # the first step: gradients only
         loss_of = train.compiled(model) if compiled else None
-        batches = VAEModel.batches(mnist, 0)
+        batches = data.unsupervised(mnist, 0)
         train.step(model, optimizer, next(batches), loss_of=loss_of)
         gradients = torch.cat([p.grad.flatten() for p in model.parameters()])
         optimizer = train.optimizer(model)
