@@ -136,4 +136,7 @@ def _replicate(cls, args, name, seed, resume_from, mnist):
         **runtime.provenance(args.device),
     }
     files.write_json(os.path.join(log_dir, "metrics.json"), record)
+    drawn = "" if undrawn else ", the sample grid and pictures"
+    print(f"outputs: {log_dir}/ (metrics.json{drawn}, TensorBoard's curves); checkpoint: "
+          f"{train.checkpoint_path(ckpt_dir, args.iter_max)}", file=sys.stderr)
     return metrics
