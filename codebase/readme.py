@@ -33,6 +33,9 @@ WORDS = {  # the generated README text, by language: English, Spanish
               "| training | evaluation | peak RSS |",
               "| CPU o GPU, hilos | fecha | modelo | variante | it/s | compilado / eager | compilación | it/s tarde, en la "
               "iteración | entrenamiento | evaluación | RSS máximo |"),
+    "commands": ("| command | prints | training, minutes | with `--compile` | CPU, threads |",
+                 "| comando | imprime | entrenamiento, minutos | con `--compile` | CPU, hilos |"),
+    "validation": ("validation and test accuracy", "exactitud en validación y en test"),
     "profile": ("| CPU, threads | model | precision | operators per step | of which matrix products |",
                 "| CPU, hilos | modelo | precisión | operadores por paso | de ellos, productos de matrices |"),
     "variant": ("| model | seeds, in both | metric | fp32 | variant | variant - fp32, seed by seed | training, min: fp32 / variant |",
@@ -93,7 +96,38 @@ def blocks(groups, benches, lang="en"):
     blocks["variants"] = "\n".join([_word("variant", lang), "| --- | --- | --- | --- | --- | --- | --- |"]
                                    + variant_rows(groups, lang))
     blocks["speed"] = "\n".join(speed_rows(benches, lang))
+    blocks["commands"] = "\n".join(command_rows(groups, lang))
     return blocks
+
+
+def command_rows(groups, lang):
+    """A row per published configuration: one replicate's command, what it prints, and its training
+    minutes (the median over the records' seeds), eager and compiled, on the CPU of the records."""
+    rows = [_word("commands", lang), "| --- | --- | --- | --- | --- |"]
+    shown = configurations(groups, lang)
+    for _, g in shown:
+        if g["variant"] != "fp32":
+            continue
+        compiled = next((h for _, h in shown if h["variant"] == "fp32 compiled" and h["model"] == g["model"]
+                         and h["config"] == g["config"]), None)
+        prints = ("; ".join(label for label, _ in _readme_metrics(g, lang)) if "accuracy_validation" not in g["metrics"]
+                  else _word("validation", lang))
+        minutes = [_minutes(h) + ("" if not h or h["where"] == g["where"] else f" ({h['where']})") for h in (g, compiled)]
+        rows.append(f"| `{_command(g)}` | {prints} | {minutes[0]} | {minutes[1]} | {g['where']} |")
+    return rows
+
+
+def _minutes(g):
+    """The median training minutes of a group's seeds, or – without a group"""
+    if not g:
+        return "–"
+    m = statistics.median(g["train_minutes"])
+    return f"{m:.1f}" if m < 10 else f"{m:.0f}"
+
+
+def _command(g):
+    """One replicate's command of a group: its records' repeat command less --run and --threads"""
+    return re.sub(r" --run \d+| --threads \d+", "", g["repeat"])
 
 
 def variant_rows(groups, lang):

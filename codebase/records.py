@@ -57,7 +57,7 @@ def aggregate(records):
 
     Returns [{"name" (describe's), "model", "config", "variant", "n", "seeds", "values": {metric: [per seed]},
               "metrics": {metric: (mean, se)}, "train_minutes", "eval_seconds", "commands", "dirs",
-              "undrawn", "machine"}], sorted by name.
+              "undrawn", "machine", "where" ("CPU model, threads"), "repeat" (the first seed's)}], sorted by name.
     """
     groups = defaultdict(list)
     for r in records:
@@ -73,6 +73,8 @@ def aggregate(records):
             "train_minutes": [r["train_seconds"] / 60 for r in rs], "eval_seconds": [r["eval_seconds"] for r in rs],
             "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
             "undrawn": rs[0].get("undrawn"), "machine": "; ".join(sorted({machine(r) for r in rs})),
+            "where": "; ".join(sorted({f"{r.get('cpu', r['device'])}, {r['threads']}" for r in rs})),
+            "repeat": rs[0].get("repeat", rs[0]["command"]),
         })
     return sorted(out, key=lambda g: g["name"])
 

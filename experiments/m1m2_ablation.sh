@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# M1+M2's ablation (docs/m1m2.md): each trial is one run of run_m1m2.py, seed 0, steps compiled
+# for speed, varied one setting at a time from the best so far, and judged on the validation
+# accuracy (the test accuracy is recorded, never used to choose).
+#
+#   bash experiments/m1m2_ablation.sh A B     # the trials named, in order, one at a time
+#   python experiments/m1m2_table.py logs     # their table: validation, test, minutes
+#
+# A trial already run stops with "already exists": its record stays as it is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+declare -A TRIAL=(
+  [A]=""                                                    # the defaults before the ablation: M1 784-300-300 ELU, 20000 iterations
+  [B]="--m1_hidden 600 --m1_activation softplus"            # the paper's M1: two hidden layers of 600 softplus units
+  [C]="--m1_hidden 600 --m1_activation softplus --cw 10"    # the paper's weight of the labels: alpha = 0.1 N, i.e. 10 per mean cross-entropy
+)
+for t in "$@"; do
+  [[ -v "TRIAL[$t]" ]] || { echo "unknown trial $t; known: ${!TRIAL[*]}" >&2; exit 2; }
+  # shellcheck disable=SC2086  # the flags split into words
+  python run_m1m2.py --compile --threads 2 ${TRIAL[$t]}
+done

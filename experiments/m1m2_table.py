@@ -1,0 +1,31 @@
+"""The table of M1+M2's trials: python experiments/m1m2_table.py FOLDER [FOLDER ...]
+
+One row per M1+M2 record found in the folders (each run's <folder>/<run>/metrics.json), oldest
+first: its command, seed and commit, its validation and test accuracies, and the minutes of its M1
+(the VAE run it names, looked up in the same folders) and of its M2, on the CPU it names.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from codebase import records  # noqa: E402  (after the path: run from anywhere)
+
+
+def table(found):
+    """found: records (see records.load) -> the table's markdown lines"""
+    by_dir = {os.path.basename(r["dir"]): r for r in found}
+    lines = ["| command | seed | commit | validation | test | M1 + M2 minutes | CPU, threads |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in sorted((r for r in found if r["model"] == "M1M2"), key=lambda r: r.get("date", "")):
+        m1 = by_dir.get(f"{r['config'].get('m1_run')}_run={r['seed']:04d}")
+        m1_minutes = f"{m1['train_seconds'] / 60:.1f}" if m1 else "?"
+        lines.append(f"| `{r['command']}` | {r['seed']} | {r.get('commit', '?')[:7]}{' (dirty)' if r.get('dirty') else ''} | "
+                     f"{r['metrics'].get('accuracy_validation', float('nan')):.4f} | {r['metrics']['accuracy']:.4f} | "
+                     f"{m1_minutes} + {r['train_seconds'] / 60:.1f} | {r.get('cpu', r['machine'])}, {r['threads']} |")
+    return lines
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__.splitlines()[0])
+    print("\n".join(table(records.load(sys.argv[1:]))))
