@@ -76,7 +76,8 @@ class M1M2(Model):
     named_by = ("gw", "cw", "z", "hidden", "layers", "code")
     named_if_changed = ("m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
     pictures = SSVAE.pictures
-    published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="sample"),
+    published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="sample",
+                                m1_hidden=300, m1_layers=2, m1_activation="elu"),
                            ("M1+M2, beyond the course (the paper: 0.967)", "M1+M2, más allá del curso (el artículo: 0.967)")),)
     samples, no_pictures = SSVAE.samples, SSVAE.no_pictures  # the SSVAE's pictures, seen from the pixels
 
