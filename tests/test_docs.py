@@ -1,0 +1,77 @@
+"""The pages for people: every command written in a code block or a table of the READMEs and docs/
+runs against a file of the repository, with flags its parser takes."""
+import argparse
+import importlib
+import re
+import shlex
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+PAGES = sorted([ROOT / "README.md", ROOT / "README.es.md", *(ROOT / "docs").glob("*.md")])
+
+
+def commands(text):
+    """The commands of a Markdown page: the lines of its code blocks that start with python, bash
+    or pip (less a trailing # comment), and the `python ...` spans of its tables' rows."""
+    found = []
+    for block in re.findall(r"^```[a-z]*\n(.*?)^```", text, re.M | re.S):
+        found += [line.split(" #")[0].strip() for line in block.splitlines()
+                  if re.match(r"(python3?|bash|pip) ", line.strip())]
+    for row in re.findall(r"^\|.*\|$", text, re.M):
+        found += re.findall(r"`((?:python3?|bash) [^`]+)`", row)
+    return found
+
+
+class Parsed(Exception):
+    pass
+
+
+def parses(words, monkeypatch):
+    """Whether a command's script exists and its parser takes its words (nothing else runs)."""
+    program, *args = words
+    if program in ("bash", "pip"):
+        path = args[-1] if program == "pip" else args[0]  # pip install -r requirements.txt; bash script.sh ...
+        return (ROOT / path).is_file()
+    if args[0] == "-m":
+        module, args = args[1], args[2:]
+    else:
+        if not (ROOT / args[0]).is_file():
+            return False
+        module, args = args[0][:-3].replace("/", "."), args[1:]
+    original = argparse.ArgumentParser.parse_args
+
+    def parse_then_stop(self, argv=None, namespace=None):
+        original(self, argv, namespace)
+        raise Parsed
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
+    monkeypatch.syspath_prepend(str(ROOT))
+    main = importlib.import_module(module).main
+    try:
+        main(args)
+    except Parsed:
+        return True
+    except SystemExit:
+        return False
+    return True  # a script without a parser: it exists
+
+
+CASES = [(page.relative_to(ROOT).as_posix(), c) for page in PAGES for c in commands(page.read_text())]
+
+
+@pytest.mark.parametrize("page, command", CASES)
+def test_every_command_of_the_pages_parses(page, command, monkeypatch, capsys):
+    assert parses(shlex.split(command), monkeypatch), f"{page}: {command}"
+
+
+def test_the_check_can_fail(monkeypatch, capsys):
+    assert parses(["python", "run_vae.py", "--z", "4", "-gw", "0"], monkeypatch) is False
+    assert parses(["python", "run_ssvae.py", "--features", "m1"], monkeypatch) is False
+    assert parses(["python", "run_nothing.py"], monkeypatch) is False
+    assert parses(["python", "-m", "codebase.report", "--logs", "results", "--bogus"], monkeypatch) is False
+    assert parses(["python", "run_ssvae.py", "-gw", "0"], monkeypatch) is True
+    assert commands("```\npython run_vae.py  # the VAE\n```\n| a | `python run_gmvae.py --k 5` |\n") == [
+        "python run_vae.py", "python run_gmvae.py --k 5"]
