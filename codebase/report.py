@@ -1,8 +1,9 @@
 """The results page: every run record under one or more folders, aggregated over seeds, beside the
 course's values; and the measured tables of the READMEs.
 
-    python -m codebase.report --logs results        # results/RESULTS.md, the published page,
-                                                    # and the measured tables of both READMEs
+    python -m codebase.report --logs results --readme README.md README.es.md docs/performance.md
+                                                    # results/RESULTS.md, the published page, and
+                                                    # the measured tables of the pages named
     python -m codebase.report                       # logs/RESULTS.md, over your own runs
 
 A run record is a folder <run name>/ holding the metrics.json a run script writes and its

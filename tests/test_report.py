@@ -16,6 +16,8 @@ from conftest import ROOT
 VAE = "VAE(z_dim=10, beta=1.0)"
 SSVAE_ARGS = "z_dim=64, y_dim=10, gen_weight=0.0, class_weight=100.0"
 SSVAE_0 = {"z_dim": 64, "y_dim": 10, "gen_weight": 0.0, "class_weight": 100.0}
+# The command that writes results/RESULTS.md and the generated blocks of the pages below.
+REPORT = "python -m codebase.report --logs results --readme README.md README.es.md docs/performance.md"
 
 
 def write_run(logs, name, seed, metrics, model="VAE", config=None, undrawn=None, precision=None, train_seconds=120.0):
@@ -108,21 +110,22 @@ def test_published_page_matches_its_records():
     """results/RESULTS.md is exactly what the report makes of the records committed beside it."""
     folder = ROOT / "results"
     groups = records.aggregate(records.load([str(folder)]))
-    command = "python -m codebase.report --logs results --readme README.md README.es.md"
-    want = page.render(groups, str(folder), command)
-    assert (folder / "RESULTS.md").read_text() == want, f"rebuild it: {command}"
+    want = page.render(groups, str(folder), REPORT)
+    assert (folder / "RESULTS.md").read_text() == want, f"rebuild it: {REPORT}"
 
 
-@pytest.mark.parametrize("name, lang, blocks", [("README.md", "en", ("results", "outliers", "beta", "variants", "speed")),
-                                                ("README.es.md", "es", ("results", "outliers", "beta"))])
+@pytest.mark.parametrize("name, lang, blocks", [("README.md", "en", ("results", "outliers", "beta", "commands")),
+                                                ("README.es.md", "es", ("results", "outliers", "beta", "commands")),
+                                                ("docs/performance.md", "en", ("variants", "speed"))])
 def test_the_readmes_measured_tables_are_what_the_records_make(name, lang, blocks):
     text = (ROOT / name).read_text()
     for block in blocks:
         assert text.count(f"<!-- {block} -->") == 1 and text.count(f"<!-- /{block} -->") == 1
     groups = records.aggregate(records.load([str(ROOT / "results")]))
     made = readme.blocks(groups, readme.load_benches(str(ROOT / "results")), lang)
-    assert readme.fill(text, made) == text, "rebuild: python -m codebase.report --logs results --readme README.md README.es.md"
-    assert made["results"] in text and made["outliers"] in text
+    assert readme.fill(text, made) == text, f"rebuild: {REPORT}"
+    for block in blocks:
+        assert made[block] in text
 
 
 def test_readme_blocks_say_which_seeds_and_means_fall_outside(tmp_path):
