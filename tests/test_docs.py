@@ -35,12 +35,17 @@ def parses(words, monkeypatch):
     if program in ("bash", "pip"):
         path = args[-1] if program == "pip" else args[0]  # pip install -r requirements.txt; bash script.sh ...
         return (ROOT / path).is_file()
+    if args[:2] == ["-m", "pytest"]:  # the tests it names exist
+        return all((ROOT / a.split("::")[0]).exists() for a in args[2:] if not a.startswith("-"))
     if args[0] == "-m":
         module, args = args[1], args[2:]
+        path = ROOT / (module.replace(".", "/") + ".py")
     else:
-        if not (ROOT / args[0]).is_file():
-            return False
-        module, args = args[0][:-3].replace("/", "."), args[1:]
+        module, args, path = args[0][:-3].replace("/", "."), args[1:], ROOT / args[0]
+    if not path.is_file():
+        return False
+    if not (path.name.startswith("run_") or "ArgumentParser" in path.read_text()):  # run scripts: flags.parse
+        return True  # a script without a parser: it exists (calling it would run it)
     original = argparse.ArgumentParser.parse_args
 
     def parse_then_stop(self, argv=None, namespace=None):
@@ -56,7 +61,7 @@ def parses(words, monkeypatch):
         return True
     except SystemExit:
         return False
-    return True  # a script without a parser: it exists
+    raise AssertionError(f"{module}.main returned without parsing its flags")
 
 
 CASES = [(page.relative_to(ROOT).as_posix(), c) for page in PAGES for c in commands(page.read_text())]
