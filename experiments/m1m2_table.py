@@ -1,18 +1,22 @@
-"""The table of M1+M2's trials: python experiments/m1m2_table.py FOLDER [FOLDER ...]
+"""The table of M1+M2's trials, from their records:
+
+    python experiments/m1m2_table.py results/m1m2-ablation                     # print it
+    python experiments/m1m2_table.py results/m1m2-ablation --page docs/m1m2.md # fill the page's block
 
 One row per M1+M2 record found in the folders (each run's <folder>/<run>/metrics.json), oldest
 first: its command, seed and commit, its validation and test accuracies, and the minutes of its M1
 (the VAE run it names, looked up in the same folders) and of its M2, on the CPU it names.
 """
+import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from codebase import records  # noqa: E402  (after the path: run from anywhere)
+from codebase import files, readme, records  # noqa: E402  (after the path: run from anywhere)
 
 
 def table(found):
-    """found: records (see records.load) -> the table's markdown lines"""
+    """found: records (see records.load) -> the table's Markdown"""
     by_dir = {os.path.basename(r["dir"]): r for r in found}
     lines = ["| command | seed | commit | validation | test | M1 + M2 minutes | CPU, threads |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -22,10 +26,23 @@ def table(found):
         lines.append(f"| `{r['command']}` | {r['seed']} | {r.get('commit', '?')[:7]}{' (dirty)' if r.get('dirty') else ''} | "
                      f"{r['metrics'].get('accuracy_validation', float('nan')):.4f} | {r['metrics']['accuracy']:.4f} | "
                      f"{m1_minutes} + {r['train_seconds'] / 60:.1f} | {r.get('cpu', r['machine'])}, {r['threads']} |")
-    return lines
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folders", nargs="+", help="folders holding one folder per run")
+    p.add_argument("--page", help="a Markdown page whose <!-- ablation --> block to fill, instead of printing")
+    args = p.parse_args(argv)
+    made = table(records.load(args.folders))
+    if not args.page:
+        print(made)
+        return 0
+    with open(args.page) as f:
+        files.write(args.page, readme.fill(f.read(), {"ablation": made}))
+    print(f"wrote the ablation table of {args.page}")
+    return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit(__doc__.splitlines()[0])
-    print("\n".join(table(records.load(sys.argv[1:]))))
+    sys.exit(main())

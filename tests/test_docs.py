@@ -4,10 +4,10 @@ import argparse
 import importlib
 import re
 import shlex
-import sys
 
 import pytest
 
+from codebase import records
 from conftest import ROOT
 
 PAGES = sorted([ROOT / "README.md", ROOT / "README.es.md", *(ROOT / "docs").glob("*.md")])
@@ -80,3 +80,12 @@ def test_the_check_can_fail(monkeypatch, capsys):
     assert parses(["python", "run_ssvae.py", "-gw", "0"], monkeypatch) is True
     assert commands("```\npython run_vae.py  # the VAE\n```\n| a | `python run_gmvae.py --k 5` |\n") == [
         "python run_vae.py", "python run_gmvae.py --k 5"]
+
+
+def test_the_m1m2_ablation_table_is_what_its_records_make(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    table = importlib.import_module("experiments.m1m2_table").table
+    made = table(records.load([str(ROOT / "results" / "m1m2-ablation")]))
+    page = (ROOT / "docs" / "m1m2.md").read_text()
+    command = "python experiments/m1m2_table.py results/m1m2-ablation --page docs/m1m2.md"
+    assert f"<!-- ablation -->\n{made}\n<!-- /ablation -->" in page, f"rebuild it: {command}"
