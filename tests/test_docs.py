@@ -89,3 +89,12 @@ def test_the_m1m2_ablation_table_is_what_its_records_make(monkeypatch):
     page = (ROOT / "docs" / "m1m2.md").read_text()
     command = "python experiments/m1m2_table.py results/m1m2-ablation --page docs/m1m2.md"
     assert f"<!-- ablation -->\n{made}\n<!-- /ablation -->" in page, f"rebuild it: {command}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_record_and_picture_a_page_cites_exists(page):
+    """Paths under results/ (wildcards and <placeholders> aside), relative to the repository."""
+    text = page.read_text()
+    cited = {p.rstrip(".,:;") for p in re.findall(r"results/[^\s)`'\"\]]+", text) if not re.search(r"[<*]", p)}
+    missing = [p for p in sorted(cited) if not (ROOT / p).exists()]
+    assert not missing, f"{page.name} cites {missing}"
