@@ -173,3 +173,16 @@ def test_bf16_runs_are_held_to_the_course_and_compared_seed_by_seed_with_float32
     row = readme.blocks(groups, [])["variants"].splitlines()[2]
     assert row == "| VAE, bf16 products | 1, 2 | NELBO | 102.00 ± 2.00 | 101.75 ± 1.25 | -0.25 ± 0.75 | 2.0 / 2.0 |"
     assert "| VAE, bf16 products | `python run_vae.py --run 1`" in readme.blocks(groups, [])["results"]
+
+
+def test_the_commands_table_gives_one_replicates_command_and_its_median_minutes(tmp_path):
+    """The median over seeds, eager beside compiled; a compiled record of another CPU names it."""
+    for seed, seconds in enumerate([60.0, 600.0, 180.0]):
+        write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(100.0), train_seconds=seconds)
+    write_run(tmp_path, "model=vae_z=10_beta=1_compile=1", 0, bounds(100.0), train_seconds=90.0)
+    path = tmp_path / "model=vae_z=10_beta=1_compile=1_run=0000" / "metrics.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "compile": True, "cpu": "Other CPU"}))
+    groups = records.aggregate(records.load([str(tmp_path)]))
+    rows = readme.command_rows(groups, "en")
+    assert rows[2] == "| `python run_vae.py` | NELBO / KL / Rec; IWAE-1 / 10 / 100 / 1000 | 3.0 | 1.5 (Other CPU, 2) | cpu, 2 |"
