@@ -13,6 +13,7 @@ declare -A TRIAL=(
   [A]=""                                                    # the defaults before the ablation: M1 784-300-300 ELU, 20000 iterations
   [B]="--m1_hidden 600 --m1_activation softplus"            # the paper's M1: two hidden layers of 600 softplus units
   [C]="--cw 10"                                             # A (B's M1 did worse) with the paper's weight of the labels: alpha = 0.1 N, 10 per mean cross-entropy
+  [D]="--m1_iter_max 60000"                                 # A (C did worse) with its M1 trained three times longer
 )
 for t in "$@"; do
   [[ -v "TRIAL[$t]" ]] || { echo "unknown trial $t; known: ${!TRIAL[*]}" >&2; exit 2; }
