@@ -108,13 +108,18 @@ def command_rows(groups, lang):
     for _, g in shown:
         if g["variant"] != "fp32":
             continue
-        compiled = next((h for _, h in shown if h["variant"] == "fp32 compiled" and h["model"] == g["model"]
-                         and h["config"] == g["config"]), None)
+        compiled = _beside(shown, g, "fp32 compiled")
         prints = ("; ".join(label for label, _ in _readme_metrics(g, lang)) if "accuracy_validation" not in g["metrics"]
                   else _word("validation", lang))
         minutes = [_minutes(h) + ("" if not h or h["where"] == g["where"] else f" ({h['where']})") for h in (g, compiled)]
         rows.append(f"| `{_command(g)}` | {prints} | {minutes[0]} | {minutes[1]} | {g['where']} |")
     return rows
+
+
+def _beside(shown, g, variant):
+    """The group of configurations(...) `shown` that holds g's model and configuration in `variant`, or None"""
+    return next((h for _, h in shown if h["variant"] == variant and h["model"] == g["model"] and h["config"] == g["config"]),
+                None)
 
 
 def _minutes(g):
@@ -137,8 +142,7 @@ def variant_rows(groups, lang):
     rows = []
     shown = configurations(groups, lang)
     for label, low in shown:
-        g = next((h for _, h in shown if h["variant"] == "fp32" and h["model"] == low["model"]
-                  and h["config"] == low["config"]), None)
+        g = _beside(shown, low, "fp32")
         if low["variant"] != "fp32" and g:
             key = models.by_name(g["model"]).headline
             d = digits(key)

@@ -73,7 +73,7 @@ def aggregate(records):
             "train_minutes": [r["train_seconds"] / 60 for r in rs], "eval_seconds": [r["eval_seconds"] for r in rs],
             "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
             "undrawn": rs[0].get("undrawn"), "machine": "; ".join(sorted({machine(r) for r in rs})),
-            "where": "; ".join(sorted({f"{r.get('cpu', r['device'])}, {r['threads']}" for r in rs})),
+            "where": "; ".join(sorted({where(r) for r in rs})),
             "repeat": rs[0].get("repeat", rs[0]["command"]),
         })
     return sorted(out, key=lambda g: g["name"])
@@ -84,6 +84,11 @@ def machine(r):
     cpu = f"{r['cpu']}, " if "cpu" in r else ""
     threads = f"{r['threads']} thread{'' if r['threads'] == 1 else 's'}"
     return f"{cpu}{r['machine']}, {threads}, {r['device']}, torch {r['torch']}"
+
+
+def where(r):
+    """What a record ran on, e.g. 'AMD EPYC (family 26, model 2, stepping 1), 2' (CPU model or device, threads)."""
+    return f"{r.get('cpu', r['device'])}, {r['threads']}"
 
 
 def by_seed(group, values, seeds):

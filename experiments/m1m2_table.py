@@ -29,7 +29,7 @@ def table(found):
         m1_minutes = f"{m1['train_seconds'] / 60:.1f}" if m1 else "?"
         lines.append(f"| `{r['command']}` | {r['seed']} | {r.get('commit', '?')[:7]}{' (dirty)' if r.get('dirty') else ''} | "
                      f"{r['metrics'].get('accuracy_validation', float('nan')):.4f} | {r['metrics']['accuracy']:.4f} | "
-                     f"{m1_minutes} + {r['train_seconds'] / 60:.1f} | {r.get('cpu', r['machine'])}, {r['threads']} |")
+                     f"{m1_minutes} + {r['train_seconds'] / 60:.1f} | {records.where(r)} |")
     return "\n".join(lines)
 
 
