@@ -14,6 +14,8 @@ declare -A TRIAL=(
   [B]="--m1_hidden 600 --m1_activation softplus"            # the paper's M1: two hidden layers of 600 softplus units
   [C]="--cw 10"                                             # A (B's M1 did worse) with the paper's weight of the labels: alpha = 0.1 N, 10 per mean cross-entropy
   [D]="--m1_iter_max 60000"                                 # A (C did worse) with its M1 trained three times longer
+  [E]="--m1_iter_max 60000 --z 50"                          # D, the best so far, with the paper's z = 50 for M2
+  [F]="--m1_iter_max 60000 --iter_max 120000 --resume"      # D with M2 trained twice as long (--resume: D's run, if there, is continued)
 )
 for t in "$@"; do
   [[ -v "TRIAL[$t]" ]] || { echo "unknown trial $t; known: ${!TRIAL[*]}" >&2; exit 2; }
