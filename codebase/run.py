@@ -60,11 +60,9 @@ def _check(args, name):
     ckpt_dir, log_dir = folders(name)
     if args.resume:
         found = train.list_checkpoints(ckpt_dir)
-        if not found and _existing(name):  # stopped before its first checkpoint: nothing to keep
+        if not found:  # not begun, or stopped before its first checkpoint: nothing to keep
             print(f"notice: --resume: {name} has no checkpoint yet; it starts afresh", file=sys.stderr)
             return None
-        if not found:
-            raise UserError(f"--resume: no checkpoint in {ckpt_dir}/; drop --resume to start afresh")
         if found[-1][0] > args.iter_max:
             raise UserError(f"--resume: the newest checkpoint, {found[-1][1]}, is past --iter_max "
                             f"{args.iter_max}; pass --iter_max {found[-1][0]} or more")

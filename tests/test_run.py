@@ -262,9 +262,17 @@ def test_a_non_finite_loss_stops_the_run_script_in_one_line(workdir, capsys, mon
     assert os.listdir(f"checkpoints/{VAE}") == ["model-00005.pt"] and not os.path.exists(f"logs/{VAE}/metrics.json")
 
 
-def test_resume_without_a_checkpoint(workdir, capsys):
-    assert run_vae.main(["--iw_full", "0", "--iter_max", "5", "--resume"]) != 0
-    assert "no checkpoint in" in error_line(capsys)
+def test_resume_of_replicates_some_not_begun(workdir, capsys):
+    """--runs 2 killed during its first replicate: the same command with --resume continues it and
+    starts the second, which had nothing to keep"""
+    run_vae.main(["--iw_full", "0", "--iter_max", "10", "--iter_save", "5"])
+    os.remove(f"checkpoints/{VAE}/model-00010.pt")
+    capsys.readouterr()
+    assert run_vae.main(["--iw_full", "0", "--iter_max", "10", "--iter_save", "5", "--runs", "2", "--resume"]) == 0
+    out, err = capsys.readouterr()
+    assert f"Resuming {VAE} from iteration 5" in out
+    assert "notice: --resume: model=vae_z=10_beta=1_run=0001 has no checkpoint yet; it starts afresh" in err
+    assert os.path.exists("logs/model=vae_z=10_beta=1_run=0001/metrics.json")
 
 
 def test_replicates_are_checked_before_anything_trains(workdir, capsys):
