@@ -45,9 +45,9 @@ def limit_heap_growth(threshold=32 << 20):
     that; elsewhere, nothing.
 
     glibc otherwise moves both as blocks are freed: a trained VAE's evaluation then fragmented the
-    heap up to a peak RSS of 1.9 GB (0.85 GB with these). A lower threshold costs time: at 1 MB, the
-    SSVAE's and M2's 2 MB activations were mapped afresh, page by page, at every step, and their
-    steps ran at half the speed.
+    heap up to a peak RSS of 1.9 GB (a whole default VAE run: 0.94 GB with these). A lower
+    threshold costs time: at 1 MB, the SSVAE's and M2's 2 MB activations were mapped afresh, page
+    by page, at every step, and their steps ran at half the speed.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
