@@ -39,15 +39,16 @@ def flush_denormals():
     return torch.set_flush_denormal(True)
 
 
-def limit_heap_growth(threshold=32 << 20):
+def limit_heap_growth(threshold=4 << 20):
     """On glibc (Linux), fix the heap's thresholds: blocks of `threshold` bytes and more are
     mmapped (given back to the system when freed), the heap's free top is given back past twice
     that; elsewhere, nothing.
 
-    glibc otherwise moves both as blocks are freed: a trained VAE's evaluation then fragmented the
-    heap up to a peak RSS of 1.9 GB (a whole default VAE run: 0.94 GB with these). A lower
-    threshold costs time: at 1 MB, the SSVAE's and M2's 2 MB activations were mapped afresh, page
-    by page, at every step, and their steps ran at half the speed.
+    glibc otherwise moves both as blocks are freed, and the evaluation's temporaries fragment the
+    heap: a trained VAE's evaluation peaked at 1.9 GB, a GMVAE's at 3.6 GB with an 8 MB threshold
+    (under 1 GB at 4 MB). A lower threshold costs time: at 1 MB, the SSVAE's and M2's 2 MB
+    activations were mapped afresh, page by page, at every step, and their steps ran at about half
+    the speed.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
