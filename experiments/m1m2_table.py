@@ -5,27 +5,26 @@
 
 One row per M1+M2 record found in the folders (each run's <folder>/<run>/metrics.json), oldest
 first: its command, seed and commit, its validation and test accuracies, and the minutes of its M1
-(the VAE record of the run and iterations it names, looked up in the same folders: an M1 trained
-on to more iterations leaves a record at each length) and of its M2, on the CPU it names.
+(the newest record of the M1 run it names made before its own, looked up in the same folders: an
+M1 trained on to more iterations leaves a record at each length) and of its M2, on the CPU it
+names.
 """
 import argparse
 import os
-import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from codebase import files, flags, readme, records  # noqa: E402  (after the path: run from anywhere)
-from codebase.m1m2 import M1M2  # noqa: E402
+from codebase import files, readme, records  # noqa: E402  (after the path: run from anywhere)
 
 
 def table(found):
     """found: records (see records.load) -> the table's Markdown"""
-    m1s = {(r["name"], r["iterations"]): r for r in found if r["model"] == "VAE"}  # a run trained on is two records
+    m1s = [r for r in found if r["model"] == "VAE"]  # a run trained on is two records, one per length
     lines = ["| command | seed | commit | validation | test | M1 + M2 minutes | CPU, threads |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in sorted((r for r in found if r["model"] == "M1M2"), key=lambda r: r.get("date", "")):
-        m1_iterations = flags.parser(M1M2).parse_args(shlex.split(r["command"])[2:]).m1_iter_max
-        m1 = m1s.get((f"{r['config'].get('m1_run')}_run={r['seed']:04d}", m1_iterations))
+        name = f"{r['config'].get('m1_run')}_run={r['seed']:04d}"
+        m1 = max((m for m in m1s if m["name"] == name and m["date"] <= r["date"]), key=lambda m: m["date"], default=None)
         m1_minutes = f"{m1['train_seconds'] / 60:.1f}" if m1 else "?"
         lines.append(f"| `{r['command']}` | {r['seed']} | {r.get('commit', '?')[:7]}{' (dirty)' if r.get('dirty') else ''} | "
                      f"{r['metrics'].get('accuracy_validation', float('nan')):.4f} | {r['metrics']['accuracy']:.4f} | "
