@@ -57,7 +57,7 @@ import resource, torch
 from codebase import runtime
 runtime.limit_heap_growth({threshold})
 def step():
-    return [torch.ones(1000, 500) for _ in range(8)]
+    return [torch.ones(1000, 500) for _ in range(3)]
 for _ in range(5):
     step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -68,4 +68,4 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=ROOT).stdout
     faults = int(out)  # a 2 MB block mapped afresh: 512 pages
-    assert (faults > 50 * 512) if threshold else (faults < 512), faults
+    assert (faults > 50 * 3 * 512 // 2) if threshold else (faults < 512), faults
