@@ -76,6 +76,7 @@ class M1M2(Model):
                   help="M1's training iterations (run_vae.py's --iter_max)"))
     named_by = ("gw", "cw", "z", "hidden", "layers", "code")
     named_if_changed = ("m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
+    trained_after = ("m1_run", "M1")
     pictures = SSVAE.pictures
     published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="sample",
                                 m1_hidden=300, m1_layers=2, m1_activation="elu"),

@@ -44,6 +44,8 @@ class Model(nn.Module):
     bench_minutes: {variant: minutes}: the benchmark's target for its training on 2 CPU cores, by
         variant ("fp32", "bf16", "fp32 compiled", "bf16 compiled")
     bench_iters: int: the benchmark's timed iterations by default
+    trained_after: (config key, what it is) or None: the run it trains first, its name held in the
+        configuration at that key (M1+M2's M1): the README counts that run's minutes with its own
     """
 
     script = None
@@ -57,6 +59,7 @@ class Model(nn.Module):
     sweep = None
     bench_minutes = {}
     bench_iters = 700
+    trained_after = None
 
     @property
     def config(self):

@@ -36,6 +36,9 @@ WORDS = {  # the generated README text, by language: English, Spanish
     "commands": ("| command | prints | training, minutes | with `--compile` | CPU, threads |",
                  "| comando | imprime | entrenamiento, minutos | con `--compile` | CPU, hilos |"),
     "validation": ("validation and test accuracy", "exactitud en validación y en test"),
+    "validation rows": ("validation / test accuracy", "exactitud en validación / en test"),
+    "first": ("training minutes a seed, {} included", "minutos de entrenamiento por semilla, {} incluido"),
+    "most": ("at most", "como mucho"),
     "profile": ("| CPU, threads | model | precision | operators per step | of which matrix products |",
                 "| CPU, hilos | modelo | precisión | operadores por paso | de ellos, productos de matrices |"),
     "variant": ("| model | seeds, in both | metric | fp32 | variant | variant - fp32, seed by seed | training, min: fp32 / variant |",
@@ -77,6 +80,11 @@ def blocks(groups, benches, lang="en"):
             expected = [course(g).get(k) for k in keys]
             course_cell = " / ".join(f"{e[0]} ± {e[1]}" for e in expected) if all(expected) else "–"
             rows.append("| " + " | ".join((cells if i == 0 else ["", "", ""]) + [metric, measured, course_cell]) + " |")
+        first = _first_minutes(g, groups)
+        if first:
+            total = [a + b for a, b in zip(first, g["train_minutes"])]
+            rows.append(f"| | | | {_word('first', lang).format(_first_name(g))} | "
+                        f"{fmt(*mean_se(total), 1)}, {_word('most', lang)} {max(total):.1f} | – |")
     means, seeds = [], []
     for label, g in shown:
         outside = {}
@@ -112,6 +120,9 @@ def command_rows(groups, lang):
         prints = ("; ".join(label for label, _ in _readme_metrics(g, lang)) if "accuracy_validation" not in g["metrics"]
                   else _word("validation", lang))
         minutes = [_minutes(h) + ("" if not h or h["where"] == g["where"] else f" ({h['where']})") for h in (g, compiled)]
+        first = _first_minutes(g, groups)
+        if first:
+            minutes[0] = f"{_first_name(g)} {_median_minutes(first)} + {minutes[0]}"
         rows.append(f"| `{_command(g)}` | {prints} | {minutes[0]} | {minutes[1]} | {g['where']} |")
     return rows
 
@@ -124,10 +135,29 @@ def _beside(shown, g, variant):
 
 def _minutes(g):
     """The median training minutes of a group's seeds, or – without a group"""
-    if not g:
-        return "–"
-    m = statistics.median(g["train_minutes"])
+    return _median_minutes(g["train_minutes"]) if g else "–"
+
+
+def _median_minutes(minutes):
+    m = statistics.median(minutes)
     return f"{m:.1f}" if m < 10 else f"{m:.0f}"
+
+
+def _first_name(g):
+    """What the model of group g trains first, as its class names it (its trained_after[1])"""
+    return models.by_name(g["model"]).trained_after[1]
+
+
+def _first_minutes(g, groups):
+    """[minutes] in g's seed order: the training minutes of the run that g's model trains first, seed
+    by seed (found among the groups' records by the run name that g's configuration holds at the
+    key trained_after[0] of its class), or None when it trains none first or a record is missing."""
+    after = models.by_name(g["model"]).trained_after
+    if not after:
+        return None
+    by_run = {os.path.basename(d): m for h in groups for d, m in zip(h["dirs"], h["train_minutes"])}
+    found = [by_run.get(f"{g['config'][after[0]]}_run={seed:04d}") for seed in g["seeds"]]
+    return None if None in found else found
 
 
 def _command(g):
@@ -187,7 +217,9 @@ def _where(bench):
 def _readme_metrics(g, lang):
     """[(metric label, metric keys)] of a configuration's rows in the README's table: the bounds'
     or the accuracy's rows where it has those metrics, else its headline metric."""
-    rows = [(_word("accuracy", lang), ["accuracy"]), ("NELBO / KL / Rec", ["NELBO", "KL", "Rec"]),
+    accuracy = ((_word("validation rows", lang), ["accuracy_validation", "accuracy"]) if "accuracy_validation" in g["metrics"]
+                else (_word("accuracy", lang), ["accuracy"]))
+    rows = [accuracy, ("NELBO / KL / Rec", ["NELBO", "KL", "Rec"]),
             ("IWAE-1 / 10 / 100 / 1000", ["IWAE-1", "IWAE-10", "IWAE-100", "IWAE-1000"]),
             (f"{_word('all', lang)}: NELBO / IWAE-100", ["full/NELBO", "full/IWAE-100"])]
     found = [(label, keys) for label, keys in rows if all(k in g["metrics"] for k in keys)]

@@ -1,13 +1,13 @@
-"""The table of M1+M2's trials, from their records:
+"""The table of M1+M2's runs, from their records:
 
-    python experiments/m1m2_table.py results/m1m2-ablation                     # print it
-    python experiments/m1m2_table.py results/m1m2-ablation --page docs/m1m2.md # fill the page's block
+    python experiments/m1m2_table.py results/m1m2-ablation results                     # print it
+    python experiments/m1m2_table.py results/m1m2-ablation results --page docs/m1m2.md # fill the page's block
 
 One row per M1+M2 record found in the folders (each run's <folder>/<run>/metrics.json), oldest
-first: its command, seed and commit, its validation and test accuracies, and the minutes of its M1
-(the newest record of the M1 run it names made before its own, looked up in the same folders: an
-M1 trained on to more iterations leaves a record at each length) and of its M2, on the CPU it
-names.
+first: its command, seed and commit, its validation and test accuracies, and the iterations and
+minutes of its M1 (the newest record of the M1 run it names made before its own, looked up in the
+same folders: an M1 trained on to more iterations leaves a record at each length) and of its M2,
+on the CPU it names.
 """
 import argparse
 import os
@@ -20,15 +20,15 @@ from codebase import files, readme, records  # noqa: E402  (after the path: run 
 def table(found):
     """found: records (see records.load) -> the table's Markdown"""
     m1s = [r for r in found if r["model"] == "VAE"]  # a run trained on is two records, one per length
-    lines = ["| command | seed | commit | validation | test | M1 + M2 minutes | CPU, threads |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| command | seed | commit | validation | test | M1 + M2 iterations | M1 + M2 minutes | CPU, threads |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in sorted((r for r in found if r["model"] == "M1M2"), key=lambda r: r.get("date", "")):
         name = f"{r['config'].get('m1_run')}_run={r['seed']:04d}"
         m1 = max((m for m in m1s if m["name"] == name and m["date"] <= r["date"]), key=lambda m: m["date"], default=None)
-        m1_minutes = f"{m1['train_seconds'] / 60:.1f}" if m1 else "?"
+        m1_iterations, m1_minutes = (m1["iterations"], f"{m1['train_seconds'] / 60:.1f}") if m1 else ("?", "?")
         lines.append(f"| `{r['command']}` | {r['seed']} | {r.get('commit', '?')[:7]}{' (dirty)' if r.get('dirty') else ''} | "
                      f"{r['metrics'].get('accuracy_validation', float('nan')):.4f} | {r['metrics']['accuracy']:.4f} | "
-                     f"{m1_minutes} + {r['train_seconds'] / 60:.1f} | {records.where(r)} |")
+                     f"{m1_iterations} + {r['iterations']} | {m1_minutes} + {r['train_seconds'] / 60:.1f} | {records.where(r)} |")
     return "\n".join(lines)
 
 

@@ -85,9 +85,9 @@ def test_the_check_can_fail(monkeypatch, capsys):
 def test_the_m1m2_ablation_table_is_what_its_records_make(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
     table = importlib.import_module("experiments.m1m2_table").table
-    made = table(records.load([str(ROOT / "results" / "m1m2-ablation")]))
+    made = table(records.load([str(ROOT / "results" / "m1m2-ablation"), str(ROOT / "results")]))
     page = (ROOT / "docs" / "m1m2.md").read_text()
-    command = "python experiments/m1m2_table.py results/m1m2-ablation --page docs/m1m2.md"
+    command = "python experiments/m1m2_table.py results/m1m2-ablation results --page docs/m1m2.md"
     assert f"<!-- ablation -->\n{made}\n<!-- /ablation -->" in page, f"rebuild it: {command}"
 
 

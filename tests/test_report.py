@@ -186,3 +186,28 @@ def test_the_commands_table_gives_one_replicates_command_and_its_median_minutes(
     groups = records.aggregate(records.load([str(tmp_path)]))
     rows = readme.command_rows(groups, "en")
     assert rows[2] == "| `python run_vae.py` | NELBO / KL / Rec; IWAE-1 / 10 / 100 / 1000 | 3.0 | 1.5 (Other CPU, 2) | cpu, 2 |"
+
+
+def test_m1m2s_rows_count_the_minutes_of_its_m1_seed_by_seed(tmp_path):
+    """M1+M2's README rows: validation beside test accuracy, and each seed's minutes with its own
+    M1's (found by the run name its configuration holds); without an M1 record, M2's alone."""
+    m1 = "model=vae_z=50_beta=1_validation=1"
+    for seed, seconds in enumerate([600.0, 660.0]):
+        write_run(tmp_path, m1, seed, bounds(94.0), config={"z_dim": 50, "beta": 1.0}, train_seconds=seconds)
+    config = {"gen_weight": 1.0, "class_weight": 1.0, "z_dim": 10, "hidden": 500, "layers": 1, "code": "sample",
+              "m1_hidden": 300, "m1_layers": 2, "m1_activation": "elu", "m1_z": 50, "y_dim": 10, "m1_run": m1}
+    for seed, (seconds, accuracy) in enumerate([(1200.0, 0.96), (1080.0, 0.97)]):
+        write_run(tmp_path, "model=m1m2", seed, {"accuracy": accuracy, "accuracy_validation": accuracy - 0.01},
+                  "M1M2", config, train_seconds=seconds)
+    groups = records.aggregate(records.load([str(tmp_path)]))
+    results = readme.blocks(groups, [])["results"].splitlines()
+    at = next(i for i, row in enumerate(results) if row.startswith("| M1+M2"))
+    assert results[at].endswith("| validation / test accuracy | 0.9550 ± 0.0050 / 0.9650 ± 0.0050 | – |")
+    # seeds: 10 + 20 and 11 + 18 minutes
+    assert results[at + 1] == "| | | | training minutes a seed, M1 included | 29.5 ± 0.5, at most 30.0 | – |"
+    m1m2_row = next(row for row in readme.command_rows(groups, "en") if "validation and test" in row)
+    assert m1m2_row.endswith("| validation and test accuracy | M1 10 + 19 | – | cpu, 2 |")
+    (tmp_path / f"{m1}_run=0001" / "metrics.json").unlink()
+    groups = records.aggregate(records.load([str(tmp_path)]))
+    assert "M1 included" not in readme.blocks(groups, [])["results"]
+    assert next(row for row in readme.command_rows(groups, "en") if "validation and test" in row).endswith("| 19 | – | cpu, 2 |")
