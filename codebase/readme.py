@@ -85,7 +85,7 @@ def blocks(groups, benches, lang="en"):
             total = [a + b for a, b in zip(first, g["train_minutes"])]
             rows.append(f"| | | | {_word('first', lang).format(_first_name(g))} | "
                         f"{fmt(*mean_se(total), 1)}, {_word('most', lang)} {max(total):.1f} | – |")
-    means, seeds = [], []
+    means, seeds = {}, []
     for label, g in shown:
         outside = {}
         for k, (value, tolerance) in course(g).items():
@@ -94,9 +94,10 @@ def blocks(groups, benches, lang="en"):
                 if not inside(v):
                     outside.setdefault(seed, []).append(k)
             if not inside(g["metrics"][k][0]):
-                means.append(f"{label} {k}")
+                means.setdefault(label, []).append(k)
         seeds += [_word("seed", lang).format(label, seed, ", ".join(ks)) for seed, ks in sorted(outside.items())]
-    said = _word("outside", lang).format(", ".join(means)) if means else _word("inside", lang)
+    said = (_word("outside", lang).format("; ".join(f"{label}: {', '.join(ks)}" for label, ks in means.items())) if means
+            else _word("inside", lang))
     blocks = {"results": "\n".join(rows),
               "outliers": said + (" " + _word("seeds", lang).format("; ".join(seeds)) if seeds else "")}
     for (_, argument), found in sweeps(groups).items():
@@ -194,7 +195,7 @@ def speed_rows(benches, lang):
             speed.append(f"| {_where(b)} | {b['date'][:10]} | {r['model']} | {records.variant(r)} | {r['rate']:.1f} | "
                          + (f"{r['speedup']:.2f} | {r['compile_seconds']:.0f} s | " if compiled else "– | – | ")
                          + (f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–")
-                         + f" | {r['train_minutes']:.1f} min | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
+                         + f" | {r['train_minutes']:.1f} min ({r['iterations']} it.) | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
     profiled = [(b, r) for b in benches for r in b["rows"] if "ops_ms" in r]
     if profiled:
         speed += ["", _word("profile", lang), "| --- | --- | --- | --- | --- |"]

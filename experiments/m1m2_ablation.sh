@@ -4,7 +4,7 @@
 # accuracy (the test accuracy is recorded, never used to choose).
 #
 #   bash experiments/m1m2_ablation.sh A B     # the trials named, in order, one at a time
-#   python experiments/m1m2_table.py logs     # their table: validation, test, minutes (--page: into a page)
+#   python experiments/m1m2_table.py logs     # their table: validation, test, iterations, minutes (--page: into a page)
 #
 # A trial already run stops with "already exists": its record stays as it is.
 set -euo pipefail
