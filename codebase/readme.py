@@ -35,8 +35,7 @@ WORDS = {  # the generated README text, by language: English, Spanish
               "iteración | entrenamiento | evaluación | RSS máximo |"),
     "commands": ("| command | prints | training, minutes | with `--compile` | CPU, threads |",
                  "| comando | imprime | entrenamiento, minutos | con `--compile` | CPU, hilos |"),
-    "validation": ("validation and test accuracy", "exactitud en validación y en test"),
-    "validation rows": ("validation / test accuracy", "exactitud en validación / en test"),
+    "validation": ("validation / test accuracy", "exactitud en validación / en test"),
     "first": ("training minutes a seed, {} included", "minutos de entrenamiento por semilla, {} incluido"),
     "most": ("at most", "como mucho"),
     "profile": ("| CPU, threads | model | precision | operators per step | of which matrix products |",
@@ -118,8 +117,7 @@ def command_rows(groups, lang):
         if g["variant"] != "fp32":
             continue
         compiled = _beside(shown, g, "fp32 compiled")
-        prints = ("; ".join(label for label, _ in _readme_metrics(g, lang)) if "accuracy_validation" not in g["metrics"]
-                  else _word("validation", lang))
+        prints = "; ".join(label for label, _ in _readme_metrics(g, lang))
         minutes = [_minutes(h) + ("" if not h or h["where"] == g["where"] else f" ({h['where']})") for h in (g, compiled)]
         first = _first_minutes(g, groups)
         if first:
@@ -218,7 +216,7 @@ def _where(bench):
 def _readme_metrics(g, lang):
     """[(metric label, metric keys)] of a configuration's rows in the README's table: the bounds'
     or the accuracy's rows where it has those metrics, else its headline metric."""
-    accuracy = ((_word("validation rows", lang), ["accuracy_validation", "accuracy"]) if "accuracy_validation" in g["metrics"]
+    accuracy = ((_word("validation", lang), ["accuracy_validation", "accuracy"]) if "accuracy_validation" in g["metrics"]
                 else (_word("accuracy", lang), ["accuracy"]))
     rows = [accuracy, ("NELBO / KL / Rec", ["NELBO", "KL", "Rec"]),
             ("IWAE-1 / 10 / 100 / 1000", ["IWAE-1", "IWAE-10", "IWAE-100", "IWAE-1000"]),

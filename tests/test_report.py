@@ -205,9 +205,9 @@ def test_m1m2s_rows_count_the_minutes_of_its_m1_seed_by_seed(tmp_path):
     assert results[at].endswith("| validation / test accuracy | 0.9550 ± 0.0050 / 0.9650 ± 0.0050 | – |")
     # seeds: 10 + 20 and 11 + 18 minutes
     assert results[at + 1] == "| | | | training minutes a seed, M1 included | 29.5 ± 0.5, at most 30.0 | – |"
-    m1m2_row = next(row for row in readme.command_rows(groups, "en") if "validation and test" in row)
-    assert m1m2_row.endswith("| validation and test accuracy | M1 10 + 19 | – | cpu, 2 |")
+    m1m2_row = next(row for row in readme.command_rows(groups, "en") if "validation / test" in row)
+    assert m1m2_row.endswith("| validation / test accuracy | M1 10 + 19 | – | cpu, 2 |")
     (tmp_path / f"{m1}_run=0001" / "metrics.json").unlink()
     groups = records.aggregate(records.load([str(tmp_path)]))
     assert "M1 included" not in readme.blocks(groups, [])["results"]
-    assert next(row for row in readme.command_rows(groups, "en") if "validation and test" in row).endswith("| 19 | – | cpu, 2 |")
+    assert next(row for row in readme.command_rows(groups, "en") if "validation / test" in row).endswith("| 19 | – | cpu, 2 |")
