@@ -149,14 +149,14 @@ def _first_name(g):
 
 def _first_minutes(g, groups):
     """[minutes] in g's seed order: the training minutes of the run that g's model trains first, seed
-    by seed (found among the groups' records by the run name that g's configuration holds at the
-    key trained_after[0] of its class), or None when it trains none first or a record is missing."""
+    by seed (records.trained_first among the groups' records, at the key trained_after[0] of its
+    class), or None when it trains none first or a record is missing."""
     after = models.by_name(g["model"]).trained_after
     if not after:
         return None
-    by_run = {os.path.basename(d): m for h in groups for d, m in zip(h["dirs"], h["train_minutes"])}
-    found = [by_run.get(f"{g['config'][after[0]]}_run={seed:04d}") for seed in g["seeds"]]
-    return None if None in found else found
+    found = [r for h in groups for r in h["records"]]
+    firsts = [records.trained_first(r, found, after[0]) for r in g["records"]]
+    return None if None in firsts else [r["train_seconds"] / 60 for r in firsts]
 
 
 def _command(g):

@@ -57,7 +57,8 @@ def aggregate(records):
 
     Returns [{"name" (describe's), "model", "config", "variant", "n", "seeds", "values": {metric: [per seed]},
               "metrics": {metric: (mean, se)}, "train_minutes", "eval_seconds", "commands", "dirs",
-              "undrawn", "machine", "where" ("CPU model, threads"), "repeat" (the first seed's)}], sorted by name.
+              "undrawn", "machine", "where" ("CPU model, threads"), "repeat" (the first seed's), "records"}],
+    sorted by name.
     """
     groups = defaultdict(list)
     for r in records:
@@ -74,7 +75,7 @@ def aggregate(records):
             "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
             "undrawn": rs[0].get("undrawn"), "machine": "; ".join(sorted({machine(r) for r in rs})),
             "where": "; ".join(sorted({where(r) for r in rs})),
-            "repeat": rs[0].get("repeat", rs[0]["command"]),
+            "repeat": rs[0].get("repeat", rs[0]["command"]), "records": rs,
         })
     return sorted(out, key=lambda g: g["name"])
 
@@ -84,6 +85,16 @@ def machine(r):
     cpu = f"{r['cpu']}, " if "cpu" in r else ""
     threads = f"{r['threads']} thread{'' if r['threads'] == 1 else 's'}"
     return f"{cpu}{r['machine']}, {threads}, {r['device']}, torch {r['torch']}"
+
+
+def trained_first(record, found, key):
+    """The record, among `found`, of the run that `record`'s model trained first: the run named by
+    its configuration at `key` (e.g. M1+M2's "m1_run"), of its seed, the newest record of it made
+    no later than `record` (a run trained on to more iterations leaves a record at each length);
+    None if there is none."""
+    name = f"{record['config'].get(key)}_run={record['seed']:04d}"
+    return max((r for r in found if r["name"] == name and r.get("date", "") <= record.get("date", "")),
+               key=lambda r: r.get("date", ""), default=None)
 
 
 def where(r):

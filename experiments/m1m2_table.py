@@ -15,16 +15,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from codebase import files, readme, records  # noqa: E402  (after the path: run from anywhere)
+from codebase.m1m2 import M1M2  # noqa: E402
 
 
 def table(found):
     """found: records (see records.load) -> the table's Markdown"""
-    m1s = [r for r in found if r["model"] == "VAE"]  # a run trained on is two records, one per length
     lines = ["| command | seed | commit | validation | test | M1 + M2 iterations | M1 + M2 minutes | CPU, threads |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in sorted((r for r in found if r["model"] == "M1M2"), key=lambda r: r.get("date", "")):
-        name = f"{r['config'].get('m1_run')}_run={r['seed']:04d}"
-        m1 = max((m for m in m1s if m["name"] == name and m["date"] <= r["date"]), key=lambda m: m["date"], default=None)
+        m1 = records.trained_first(r, found, M1M2.trained_after[0])
         m1_iterations, m1_minutes = (m1["iterations"], f"{m1['train_seconds'] / 60:.1f}") if m1 else ("?", "?")
         lines.append(f"| `{r['command']}` | {r['seed']} | {r.get('commit', '?')[:7]}{' (dirty)' if r.get('dirty') else ''} | "
                      f"{r['metrics'].get('accuracy_validation', float('nan')):.4f} | {r['metrics']['accuracy']:.4f} | "
