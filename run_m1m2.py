@@ -1,6 +1,6 @@
 """Train M1+M2 (Kingma et al. 2014, beyond the course): M1, the VAE of `run_vae.py --z 50
 --validation --iter_max 60000 --run <this run>`, first (unless its final checkpoint exists), then
-the semi-supervised M2 on its code, 60000 iterations, with the course's 100 labels; report the
+the semi-supervised M2 on its code, 90000 iterations, with the course's 100 labels; report the
 validation and test accuracies."""
 import sys
 
