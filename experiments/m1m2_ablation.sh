@@ -15,7 +15,7 @@ declare -A TRIAL=(
   [A]="--m1_iter_max 20000 --iter_max 60000"                # the defaults before the ablation: M1 784-300-300 ELU, 20000 iterations
   [B]="--m1_iter_max 20000 --iter_max 60000 --m1_hidden 600 --m1_activation softplus"  # the paper's M1: two hidden layers of 600 softplus units
   [C]="--m1_iter_max 20000 --iter_max 60000 --cw 10"        # A (B's M1 did worse) with the paper's weight of the labels: alpha = 0.1 N, 10 per mean cross-entropy
-  [D]="--m1_iter_max 60000 --iter_max 60000"                # A (C did worse) with its M1 trained three times longer; the defaults
+  [D]="--m1_iter_max 60000 --iter_max 60000"                # A (C did worse) with its M1 trained three times longer; the defaults (M2 at 90000 since f57c185: docs/m1m2.md)
   [E]="--m1_iter_max 60000 --iter_max 60000 --z 50"         # D, the best so far, with the paper's z = 50 for M2
   [F]="--m1_iter_max 60000 --iter_max 120000 --resume"      # D (E did worse) with M2 trained twice as long (--resume: D's run, if there, is continued); eager, over 45 min a seed
 )

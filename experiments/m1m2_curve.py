@@ -4,8 +4,9 @@
     python experiments/m1m2_curve.py --folder checkpoints/X    # one run's checkpoints, by folder
 
 The run script's flags name the runs (M1 and M2's settings, --run, --runs); --folder replaces
-the run's checkpoint folder (for a renamed one). Only the validation accuracy is printed: it is
-what settings are chosen on (docs/m1m2.md); the test accuracy stays in each run's final record.
+the run's checkpoint folder (for a renamed one). It prints a Markdown table, a row per seed and
+a column per checkpoint. Only the validation accuracy is printed: it is what settings are chosen
+on (docs/m1m2.md); the test accuracy stays in each run's final record.
 """
 import os
 import sys
@@ -25,14 +26,18 @@ def main(argv=None):
     runtime.start(args.threads)
     mnist = data.load_mnist(args.data_dir, args.device)
     valid = data.validation_split(mnist.train_y)[1]
-    print("seed | iterations | validation accuracy")
+    rows = {}
     for seed in range(args.run, args.run + args.runs):
         model = M1M2.from_flags(args, seed, mnist).to(args.device)
         ckpt_dir = folder or run.folders(f"{M1M2.run_name(args)}_run={seed:04d}")[0]
         for iteration, path in train.list_checkpoints(ckpt_dir):
             train.load_checkpoint(path, model)
-            print(f"{seed} | {iteration} | {evaluate.accuracy(model, mnist, seed, valid)['accuracy_validation']:.4f}",
-                  flush=True)
+            rows.setdefault(seed, {})[iteration] = evaluate.accuracy(model, mnist, seed, valid)["accuracy_validation"]
+    iterations = sorted({i for row in rows.values() for i in row})
+    print("| seed | " + " | ".join(map(str, iterations)) + " |")
+    print("| --- |" + " --- |" * len(iterations))
+    for seed, row in rows.items():
+        print(f"| {seed} | " + " | ".join(f"{row[i]:.4f}" if i in row else "" for i in iterations) + " |")
     return 0
 
 
