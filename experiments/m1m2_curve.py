@@ -17,19 +17,18 @@ from codebase.m1m2 import M1M2  # noqa: E402
 
 
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    folder = None
-    if "--folder" in argv:
-        i = argv.index("--folder")
-        folder, argv = argv[i + 1], argv[:i] + argv[i + 2:]
-    args = flags.parse(M1M2, argv)
+    """Prints the table; returns 0"""
+    p = flags.parser(M1M2, __doc__)
+    p.prog = "experiments/m1m2_curve.py"
+    p.add_argument("--folder", help="the checkpoint folder of the one run to read, instead of the runs' own")
+    args = p.parse_args(argv)
     runtime.start(args.threads)
     mnist = data.load_mnist(args.data_dir, args.device)
     valid = data.validation_split(mnist.train_y)[1]
     rows = {}
     for seed in range(args.run, args.run + args.runs):
         model = M1M2.from_flags(args, seed, mnist).to(args.device)
-        ckpt_dir = folder or run.folders(f"{M1M2.run_name(args)}_run={seed:04d}")[0]
+        ckpt_dir = args.folder or run.folders(f"{M1M2.run_name(args)}_run={seed:04d}")[0]
         for iteration, path in train.list_checkpoints(ckpt_dir):
             train.load_checkpoint(path, model)
             rows.setdefault(seed, {})[iteration] = evaluate.accuracy(model, mnist, seed, valid)["accuracy_validation"]

@@ -1,4 +1,5 @@
 """M1+M2: M2's Gaussian likelihood and bound against torch.distributions, the stacking, a run."""
+import importlib
 import json
 import os
 import re
@@ -140,6 +141,20 @@ def test_run_m1m2_trains_m1_first_then_reuses_it(workdir, capsys, monkeypatch):
     assert run_m1m2.main(longer + ["--overwrite"]) == 0
     accuracy = re.search(r"^Test set classification accuracy: (\S+)$", capsys.readouterr().out, re.M)[1]
     assert f"Test set classification accuracy: {accuracy}" in resumed
+
+
+def test_the_curve_reads_each_checkpoints_validation_accuracy(workdir, capsys, monkeypatch):
+    """experiments/m1m2_curve.py: a column per checkpoint, and at the last one the validation
+    accuracy the run itself printed (a short M1 and M2, as above)."""
+    m1_argv = m1m2._m1_argv
+    monkeypatch.setattr(m1m2, "_m1_argv", lambda args, seed: m1_argv(args, seed) + ["--iw_full", "0"])
+    argv = ["--iter_max", "10", "--iter_save", "5", "--cw", "30", "--m1_iter_max", "20"]
+    assert run_m1m2.main(argv) == 0
+    printed = float(re.search(r"^Validation set classification accuracy: (\S+)$", capsys.readouterr().out, re.M)[1])
+    assert importlib.import_module("experiments.m1m2_curve").main(argv) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    assert table[0] == "| seed | 5 | 10 |" and table[2].startswith("| 0 | ")
+    assert table[2].split(" | ")[-1] == f"{printed:.4f} |" and len(table) == 3
 
 
 def test_m1_takes_the_papers_network_and_names_its_run_by_it(workdir, capsys, monkeypatch):
