@@ -13,7 +13,7 @@ import torch
 
 import run_vae
 from codebase import files
-from conftest import ROOT
+from conftest import ROOT, child_env
 
 ARGV = ["--iw_full", "0", "--iter_max", "40", "--iter_save", "10", "--threads", "1"]
 RUN = "model=vae_z=10_beta=1_run=0000"
@@ -27,7 +27,7 @@ def metric_lines(out):
 def straight(tmp_path_factory):
     """The printed metrics of the run never stopped."""
     done = subprocess.run([sys.executable, str(ROOT / "run_vae.py"), *ARGV], cwd=tmp_path_factory.mktemp("straight"),
-                          capture_output=True, text=True, check=True)
+                          env=child_env(), capture_output=True, text=True, check=True)
     return metric_lines(done.stdout)
 
 
@@ -113,7 +113,7 @@ def test_sigkill_at_any_point_then_resume_ends_as_a_run_never_stopped(point, wor
     child = ("import os, signal, sys\nfrom codebase import data, draw, files\nfrom codebase.vae import VAE\n"
              f"{POINTS[point]}\nimport run_vae\nsys.exit(run_vae.main({ARGV!r}))")
     killed = subprocess.run([sys.executable, "-c", child], cwd=workdir, capture_output=True, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                            env=child_env())
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     if point.startswith("inside"):  # killed halfway through a write: its temporary file is there
         assert any(path.endswith(files.TMP) for path in leftovers())

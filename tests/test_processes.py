@@ -10,14 +10,14 @@ import time
 import pytest
 import torch
 
-from conftest import DATA_DIR, ROOT
+from conftest import ROOT, child_env
 
 VAE = "model=vae_z=10_beta=1_run=0000"
 
 
 def start(cwd, *argv, script="run_vae.py"):
     """The script as a process leading a group of its own, which finish() ends on a timeout."""
-    env = dict(os.environ, MNIST_DATA_DIR=DATA_DIR, OMP_NUM_THREADS="1")
+    env = child_env(OMP_NUM_THREADS="1")
     return subprocess.Popen([sys.executable, str(ROOT / script), "--iw_full", "0", *argv], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
