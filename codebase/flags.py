@@ -64,6 +64,9 @@ def device(s):
 def parser(cls, description=None):
     """The run script's flags for the model class `cls` (a model.Model): the shared ones, then its own.
     description: the script's --help text"""
+    if not cls.script:
+        raise TypeError(f"{cls.__name__} declares no run script: set its class attribute script, e.g. "
+                        f'script = "run_{cls.__name__.lower()}.py"')
     p = _Parser(prog=cls.script, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.set_defaults(script=os.path.join(ROOT, cls.script))
     p.add_argument("--iter_max", type=positive_int, default=cls.iterations, help="training iterations")
@@ -87,7 +90,7 @@ def parser(cls, description=None):
                         "(evaluation stays float32)")
     p.add_argument("--compile", action="store_true",
                    help="compile the training step (torch.compile of the loss and its backward): faster steps "
-                        "after a compilation of seconds to a minute; the run's name ends _compile=1")
+                        "after a compilation, counted in the training time; the run's name ends _compile=1")
     for names, options in cls.flags:
         p.add_argument(*names, **options)
     return p

@@ -24,8 +24,6 @@ class GMVAE(VAE):
     pictures = {**VAE.pictures, "components": draw.components}
     published = (Published(dict(z_dim=10, k=500), ("GMVAE", "GMVAE"), dict(zip(BOUNDS, [
         (97, 3), (17.5, 1), (80, 2), (97, 2.5), (94, 2.5), (93, 2.5), (93, 2.5)]))),)
-    sweep = None
-    bench_minutes = {"fp32": 1.8, "bf16": 1.25}
 
     def __init__(self, z_dim=10, k=500):
         super().__init__(z_dim)
@@ -34,8 +32,8 @@ class GMVAE(VAE):
         self.z_pre = nn.Parameter(torch.randn(1, 2 * k, z_dim) / math.sqrt(k * z_dim))
 
     @classmethod
-    def from_flags(cls, args, seed, mnist):
-        return cls(args.z, args.k)
+    def configuration(cls, args):
+        return dict(z_dim=args.z, k=args.k)
 
     def prior(self):
         """Returns m, v: tensors: (1, k, z_dim): the components' means and variances."""

@@ -94,14 +94,17 @@ class M1M2(Model):
         self.register_buffer("active", torch.ones(m1_z, dtype=torch.bool))
 
     @classmethod
+    def configuration(cls, args):
+        return dict(m1_z=args.m1_z, z_dim=args.z, hidden=args.hidden, layers=args.layers, gen_weight=args.gw,
+                    class_weight=args.cw, code=args.code, m1_hidden=args.m1_hidden, m1_layers=args.m1_layers,
+                    m1_activation=args.m1_activation, m1_run=_m1_run(args, 0)[0])
+
+    @classmethod
     def from_flags(cls, args, seed, mnist):
         """M1+M2 with M1 loaded from its run's final checkpoint (see train_m1) and M2 built on the
         code dimensions M1 uses (see keep_active)."""
-        m1_run, ckpt_dir = _m1_run(args, seed)
-        model = cls(args.m1_z, args.z, args.hidden, args.layers, gen_weight=args.gw, class_weight=args.cw,
-                    code=args.code, m1_hidden=args.m1_hidden, m1_layers=args.m1_layers,
-                    m1_activation=args.m1_activation, m1_run=m1_run)
-        path = train.checkpoint_path(ckpt_dir, args.m1_iter_max)
+        model = cls(**cls.configuration(args))
+        path = train.checkpoint_path(_m1_run(args, seed)[1], args.m1_iter_max)
         train.load_checkpoint(path, model.m1)
         print(f"m1: {path}")
         kept = model.keep_active(mnist.train_x[data.validation_split(mnist.train_y)[0]].float() / 255)

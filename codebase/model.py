@@ -1,10 +1,14 @@
 """What every model is to the tools: the run scripts, the benchmark, the pictures command and the
 results page read a model's class and nothing else.
 
-A model is an nn.Module subclass of Model. It sets its facts as class attributes and overrides the
-methods below whose default does not fit it; a model that needs nothing special declares nothing
-special. Its checkpoints and records name it by its class name and hold `config`, so
-`cls(**config)` rebuilds it.
+A model is an nn.Module subclass of Model, or of another model. It sets its facts as class
+attributes and overrides the methods below whose default does not fit it; a model that needs
+nothing special declares nothing special. Its checkpoints and records name it by its class name
+and hold `config`, so `cls(**config)` rebuilds it.
+
+A subclass of a model inherits its math, its flags and how it names its runs, but never the facts
+that belong to one class alone (OWN: its run script, its published rows, its sweep): a class that
+does not declare them has none.
 """
 import inspect
 from typing import NamedTuple
@@ -35,14 +39,15 @@ class Model(nn.Module):
     flags: its run script's own flags, each flags.flag(names, ..., **add_argument's keywords)
     named_by: the flags (argparse's names) whose values name its runs, in order (see run_name)
     named_if_changed: flags that name its runs after those, where they differ from their defaults
-        (settings added after the course's runs were named, which keep their names)
+        (settings added after the course's runs were named, which keep their names). Every flag
+        that changes the model's configuration or its training data is in one of the two, so that
+        two runs that train differently never share a folder (tests/test_models.py checks it for
+        every model of models.ALL); a subclass that adds a flag adds it here too
     headline: str: the metric its results lead with
     pictures: {name: (model, mnist) -> tensor: (3, H, W)}: what it learned, drawn from the test data
     published: (Published, ...): its configurations in the README's results table
     sweep: str or None: a constructor argument whose values the results page tables side by side,
         the other arguments as in published[0]
-    bench_minutes: {variant: minutes}: the benchmark's target for its training on 2 CPU cores, by
-        variant ("fp32", "bf16", "fp32 compiled", "bf16 compiled")
     bench_iters: int: the benchmark's timed iterations by default
     trained_after: (config key, what it is) or None: the run it trains first, its name held in the
         configuration at that key (M1+M2's M1): the README counts that run's minutes with its own
@@ -57,9 +62,17 @@ class Model(nn.Module):
     pictures = {}
     published = ()
     sweep = None
-    bench_minutes = {}
     bench_iters = 700
     trained_after = None
+
+    OWN = ("script", "published", "sweep")
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass gets Model's empty value of each fact of OWN that it does not declare itself."""
+        super().__init_subclass__(**kwargs)
+        for name in Model.OWN:
+            if name not in vars(cls):
+                setattr(cls, name, getattr(Model, name))
 
     @property
     def config(self):
@@ -69,10 +82,16 @@ class Model(nn.Module):
 
     # Its run script.
     @classmethod
+    def configuration(cls, args):
+        """{constructor argument: value}: the model of the run script's flags `args` (the one
+        place where flags become constructor arguments)"""
+        raise NotImplementedError
+
+    @classmethod
     def from_flags(cls, args, seed, mnist):
         """The untrained model of the run script's flags `args` for replicate `seed` (its RNG
-        already seeded); mnist: data.MNIST"""
-        raise NotImplementedError
+        already seeded); mnist: data.MNIST. By default cls(**configuration(args))."""
+        return cls(**cls.configuration(args))
 
     @classmethod
     def run_name(cls, args):

@@ -6,7 +6,7 @@ import math
 import os
 import statistics
 
-from codebase import models
+from codebase import models, records
 
 
 def published(g):
@@ -53,7 +53,9 @@ def headline(groups):
 
 def section(g, out_dir):
     """A configuration's metrics beside the course's values, its cost, command and pictures."""
-    lines = [f"### `{g['name']}`", "", f"{g['n']} seed{'' if g['n'] == 1 else 's'} ({', '.join(map(str, g['seeds']))}).",
+    short = f" of the {asked} its command asks for" if (asked := records.asked(g)) > g["n"] else ""
+    lines = [f"### `{g['name']}`", "",
+             f"{g['n']} seed{'' if g['n'] == 1 else 's'} ({', '.join(map(str, g['seeds']))}){short}.",
              "", "| metric | measured, mean ± SE | per seed | course | inside |", "| --- | --- | --- | --- | --- |"]
     for key, (mean, se) in g["metrics"].items():
         if key.endswith("_se"):
@@ -70,7 +72,9 @@ def section(g, out_dir):
                   + ", ".join(f"{se:.2f} ({k})" for k, se in image_se) + "; the ± above is over seeds."]
     train, evaluation = g["train_minutes"], g["eval_seconds"]
     lines += ["", f"Wall time per run: training {statistics.fmean(train):.1f} min (from {min(train):.1f} to "
-              f"{max(train):.1f}), evaluation {statistics.fmean(evaluation):.0f} s; {g['machine']}.",
+              f"{max(train):.1f}), evaluation {statistics.fmean(evaluation):.0f} s; {g['machine']}; the code of "
+              f"{', '.join(sorted({r.get('commit', '?')[:7] for r in g['records']}))}"
+              + "".join(f", before {commit} ({what})" for _, commit, what in records.predates(g)) + ".",
               f"Command: {'; '.join(f'`{c}`' for c in g['commands'])}.", ""]
     first = g["dirs"][0]
     pictures = sorted(glob.glob(os.path.join(first, "*.png")), key=lambda p: (os.path.basename(p) != "samples.png", p))

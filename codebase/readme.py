@@ -1,12 +1,12 @@
 """The READMEs' measured tables, made from the records: each <!-- name --> ... <!-- /name -->
 block of a README, in English or Spanish."""
 import glob
+import inspect
 import json
 import os
 import re
-import statistics
 
-from codebase import models, records
+from codebase import flags, models, records
 from codebase.page import course, digits, fmt, published, sweep_rows, sweeps
 from codebase.records import mean_se
 
@@ -16,7 +16,6 @@ WORDS = {  # the generated README text, by language: English, Spanish
                "| modelo | comando | semillas | métrica | medido | curso |"),
     "all": ("all 10000 test images", "las 10000 imágenes de test"),
     "accuracy": ("test accuracy", "exactitud en test"),
-    "elsewhere": ("– (made on different machines)", "– (hechos en máquinas distintas)"),
     "inside": ("Every mean lies inside the course's tolerance.", "Todas las medias caen dentro de la tolerancia del curso."),
     "outside": ("Means outside the course's tolerance: {}.", "Medias fuera de la tolerancia del curso: {}."),
     "seeds": ("Single seeds outside it: {}.", "Semillas sueltas fuera de ella: {}."),
@@ -30,19 +29,21 @@ WORDS = {  # the generated README text, by language: English, Spanish
              "{} ({}): dos réplicas del VAE de {} iteraciones tardaron {:.1f} s con `--jobs 2` ({} hilo cada una) y "
              "{:.1f} s con `--jobs 1`, una razón de {:.2f}, arranque y evaluación incluidos."),
     "speed": ("| CPU or GPU, threads | date | model | variant | it/s | compiled / eager | compilation | late it/s, at iteration "
-              "| training | evaluation | peak RSS |",
+              "| training | evaluation | the process's peak RSS so far |",
               "| CPU o GPU, hilos | fecha | modelo | variante | it/s | compilado / eager | compilación | it/s tarde, en la "
-              "iteración | entrenamiento | evaluación | RSS máximo |"),
-    "commands": ("| command | prints | training, minutes | with `--compile` | CPU, threads |",
-                 "| comando | imprime | entrenamiento, minutos | con `--compile` | CPU, hilos |"),
+              "iteración | entrenamiento | evaluación | RSS máximo del proceso hasta ahí |"),
+    "commands": ("| command | prints | training, minutes | with `--compile` |",
+                 "| comando | imprime | entrenamiento, minutos | con `--compile` |"),
+    "projected": ("Training minutes projected by one benchmark record, on {where} threads, {date} (`{command}`):",
+                  "Minutos de entrenamiento proyectados por un registro del benchmark, en {where} hilos, {date} "
+                  "(`{command}`):"),
     "validation": ("validation / test accuracy", "exactitud en validación / en test"),
-    "first": ("training minutes a seed, {} included", "minutos de entrenamiento por semilla, {} incluido"),
+    "first": ("training minutes a seed, {} included, on {}", "minutos de entrenamiento por semilla, {} incluido, en {}"),
     "most": ("at most", "como mucho"),
     "profile": ("| CPU, threads | model | precision | operators per step | of which matrix products |",
                 "| CPU, hilos | modelo | precisión | operadores por paso | de ellos, productos de matrices |"),
-    "variant": ("| model | seeds, in both | metric | fp32 | variant | variant - fp32, seed by seed | training, min: fp32 / variant |",
-                "| modelo | semillas, en ambas | métrica | fp32 | variante | variante - fp32, semilla a semilla | "
-                "entrenamiento, min: fp32 / variante |"),
+    "variant": ("| model | seeds, in both | metric | fp32 | variant | variant - fp32, seed by seed |",
+                "| modelo | semillas, en ambas | métrica | fp32 | variante | variante - fp32, semilla a semilla |"),
 }
 
 
@@ -52,13 +53,15 @@ def _word(key, lang):
 
 def configurations(groups, lang):
     """[(label, group)]: the README's configurations, each model's published ones in the order it
-    declares them: the course's float32 eager ones, then the other variants."""
+    declares them: the course's float32 eager ones, then the other variants; a group with fewer
+    seeds than its commands ask for (--runs N) is left out."""
     rows = []
     for variant in VARIANTS:
         for cls in models.ALL:
             for p in cls.published:
                 for g in groups:
-                    if g["model"] == cls.__name__ and g["variant"] == variant and published(g) == p:
+                    if (g["model"] == cls.__name__ and g["variant"] == variant and published(g) == p
+                            and g["n"] >= records.asked(g)):
                         rows.append((p.label[lang == "es"] + _word("variants", lang).get(variant, ""), g))
     return rows
 
@@ -82,7 +85,7 @@ def blocks(groups, benches, lang="en"):
         first = _first_minutes(g, groups)
         if first:
             total = [a + b for a, b in zip(first, g["train_minutes"])]
-            rows.append(f"| | | | {_word('first', lang).format(_first_name(g))} | "
+            rows.append(f"| | | | {_word('first', lang).format(_first_name(g), g['where'])} | "
                         f"{fmt(*mean_se(total), 1)}, {_word('most', lang)} {max(total):.1f} | – |")
     means, seeds = {}, []
     for label, g in shown:
@@ -101,29 +104,46 @@ def blocks(groups, benches, lang="en"):
               "outliers": said + (" " + _word("seeds", lang).format("; ".join(seeds)) if seeds else "")}
     for (_, argument), found in sweeps(groups).items():
         blocks[argument] = "\n".join(sweep_rows(found, _word("sweep", lang).format(argument)))
-    blocks["variants"] = "\n".join([_word("variant", lang), "| --- | --- | --- | --- | --- | --- | --- |"]
+    blocks["variants"] = "\n".join([_word("variant", lang), "| --- | --- | --- | --- | --- | --- |"]
                                    + variant_rows(groups, lang))
     blocks["speed"] = "\n".join(speed_rows(benches, lang))
-    blocks["commands"] = "\n".join(command_rows(groups, lang))
+    blocks["commands"] = "\n".join(command_rows(groups, benches, lang))
     return blocks
 
 
-def command_rows(groups, lang):
-    """A row per published configuration: one replicate's command, what it prints, and its training
-    minutes (the median over the records' seeds), eager and compiled, on the CPU of the records."""
-    rows = [_word("commands", lang), "| --- | --- | --- | --- | --- |"]
-    shown = configurations(groups, lang)
-    for _, g in shown:
+def command_rows(groups, benches, lang):
+    """A line naming the benchmark record the table comes from, then a row per published float32
+    configuration: one replicate's command, what it prints, and the training minutes the record's
+    rates project over the model's default iterations, eager and compiled, where the configuration
+    is the model's default one (the benchmark times that one). One record, so one CPU and one run:
+    the newest that timed every model."""
+    b = _commands_bench(benches)
+    rows = ([_word("projected", lang).format(where=_where(b), date=b["date"][:10], command=b["command"]), ""] if b else []) + [
+        _word("commands", lang), "| --- | --- | --- | --- |"]
+    for _, g in configurations(groups, lang):
         if g["variant"] != "fp32":
             continue
-        compiled = _beside(shown, g, "fp32 compiled")
+        cls = models.by_name(g["model"])
+        default = g["config"] == _default_config(cls)
+        rates = {records.variant(r): r["rate"] for r in (b["rows"] if b and default else []) if r["model"] == g["model"].lower()}
+        minutes = [_minutes(cls.iterations / rates[v] / 60) if v in rates else "–" for v in ("fp32", "fp32 compiled")]
         prints = "; ".join(label for label, _ in _readme_metrics(g, lang))
-        minutes = [_minutes(h) + ("" if not h or h["where"] == g["where"] else f" ({h['where']})") for h in (g, compiled)]
-        first = _first_minutes(g, groups)
-        if first:
-            minutes[0] = f"{_first_name(g)} {_median_minutes(first)} + {minutes[0]}"
-        rows.append(f"| `{_command(g)}` | {prints} | {minutes[0]} | {minutes[1]} | {g['where']} |")
+        rows.append(f"| `{_command(g)}` | {prints} | {minutes[0]} | {minutes[1]} |")
     return rows
+
+
+def _default_config(cls):
+    """The config of the model its run script builds with no flags: the constructor's defaults,
+    then configuration()'s"""
+    config = {name: p.default for name, p in inspect.signature(cls).parameters.items()}
+    return {**config, **cls.configuration(flags.parser(cls).parse_args([]))}
+
+
+def _commands_bench(benches):
+    """The newest benchmark record with a float32 eager row of every model, or None"""
+    every = {cls.__name__.lower() for cls in models.ALL}
+    full = [b for b in benches if every <= {r["model"] for r in b["rows"] if records.variant(r) == "fp32"}]
+    return max(full, key=lambda b: b["date"], default=None)
 
 
 def _beside(shown, g, variant):
@@ -132,13 +152,8 @@ def _beside(shown, g, variant):
                 None)
 
 
-def _minutes(g):
-    """The median training minutes of a group's seeds, or – without a group"""
-    return _median_minutes(g["train_minutes"]) if g else "–"
-
-
-def _median_minutes(minutes):
-    m = statistics.median(minutes)
+def _minutes(m):
+    """Minutes as the commands table gives them: 1.4, 28"""
     return f"{m:.1f}" if m < 10 else f"{m:.0f}"
 
 
@@ -166,8 +181,8 @@ def _command(g):
 
 def variant_rows(groups, lang):
     """A row per published configuration run in another variant than the course's float32 eager
-    one, beside that one, over the seeds run in both; the training times only where both ran on
-    one machine."""
+    one, beside that one, over the seeds run in both. Their speeds compare in the benchmark's
+    records, where both sides ran on one machine in one run."""
     rows = []
     shown = configurations(groups, lang)
     for label, low in shown:
@@ -177,10 +192,8 @@ def variant_rows(groups, lang):
             d = digits(key)
             seeds = [s for s in low["seeds"] if s in g["seeds"]]
             a, b = (records.by_seed(h, h["values"][key], seeds) for h in (g, low))
-            minutes = (" / ".join(f"{statistics.fmean(records.by_seed(h, h['train_minutes'], seeds)):.1f}" for h in (g, low))
-                       if g["machine"] == low["machine"] else _word("elsewhere", lang))
             rows.append(f"| {label} | {', '.join(map(str, seeds))} | {key} | {fmt(*mean_se(a), d)} | "
-                        f"{fmt(*mean_se(b), d)} | {fmt(*mean_se([y - x for x, y in zip(a, b)]), d)} | {minutes} |")
+                        f"{fmt(*mean_se(b), d)} | {fmt(*mean_se([y - x for x, y in zip(a, b)]), d)} |")
     return rows
 
 

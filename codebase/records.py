@@ -9,6 +9,7 @@ import glob
 import json
 import math
 import os
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -78,6 +79,23 @@ def aggregate(records):
             "repeat": rs[0].get("repeat", rs[0]["command"]), "records": rs,
         })
     return sorted(out, key=lambda g: g["name"])
+
+
+# Commits after which the same command trains at another speed on the same CPU: (commit date, commit,
+# what changed). A record made before one says so wherever its times are shown.
+SPEED_CHANGES = [("2026-11-30T16:43:41Z", "7d0709f",
+                  "glibc's mmap threshold raised from 1 MB, about twice the eager speed of the SSVAE's and M2's steps")]
+
+
+def predates(group):
+    """The SPEED_CHANGES made after the oldest of the group's records: [(date, commit, what)]"""
+    oldest = min(r.get("date", "") for r in group["records"])
+    return [change for change in SPEED_CHANGES if oldest < change[0]]
+
+
+def asked(group):
+    """The seeds the group's commands ask for: the sum of each command's --runs N (1 without it)."""
+    return sum(int(m[1]) if (m := re.search(r"--runs (\d+)", c)) else 1 for c in group["commands"])
 
 
 def machine(r):

@@ -28,7 +28,7 @@ class SSVAE(Model):
                            {"accuracy": (0.735, 0.025)}),
                  Published(dict(gen_weight=1.0, class_weight=100.0), ("SSVAE, semi-supervised", "SSVAE, semisupervisado"),
                            {"accuracy": (0.935, 0.025)}))
-    bench_minutes, bench_iters = {"fp32": 15.5, "bf16": 8.0, "bf16 compiled": 5.0}, 70
+    bench_iters = 70
 
     def __init__(self, z_dim=64, y_dim=10, gen_weight=1.0, class_weight=100.0):
         super().__init__()
@@ -37,8 +37,8 @@ class SSVAE(Model):
         self.enc, self.dec, self.cls = self.networks()
 
     @classmethod
-    def from_flags(cls, args, seed, mnist):
-        return cls(gen_weight=args.gw, class_weight=args.cw)
+    def configuration(cls, args):
+        return dict(gen_weight=args.gw, class_weight=args.cw)
 
     @staticmethod
     def batches(mnist, args, seed, start=0):

@@ -22,8 +22,9 @@ class VAE(Model):
     """Generative story: z ~ p(z) = N(0, I); x | z ~ Bernoulli(sigmoid(decoder(z))).
     Inference: q(z | x) = N(m(x), diag(v(x))).
 
-    The prior lives in three methods (`log_prior`, `kl`, `sample_z`); a model with another prior
-    (the GMVAE) overrides those and nothing else.
+    The prior lives in three methods (`log_prior`, `kl`, `sample_z`): a model with another prior
+    (the GMVAE) overrides those for its math, and declares its own facts beside them (its script,
+    flags, run names, pictures, published rows; see model.Model).
     """
 
     script, iterations, headline = "run_vae.py", 20000, "NELBO"
@@ -35,7 +36,6 @@ class VAE(Model):
     published = (Published(dict(z_dim=10, beta=1.0), ("VAE", "VAE"), dict(zip(BOUNDS, [
         (100, 2), (19.5, 2), (82, 2), (99, 2.5), (97, 2.5), (96, 2.5), (95, 2.5)]))),)
     sweep = "beta"
-    bench_minutes = {"fp32": 1.5, "bf16": 1.0}
 
     def __init__(self, z_dim=10, beta=1.0, hidden=300, layers=2, activation="elu"):
         super().__init__()
@@ -45,8 +45,8 @@ class VAE(Model):
         self.dec = Decoder(z_dim, hidden=hidden, layers=layers, activation=ACTIVATIONS[activation])
 
     @classmethod
-    def from_flags(cls, args, seed, mnist):
-        return cls(args.z, args.beta, args.hidden, args.layers, args.activation)
+    def configuration(cls, args):
+        return dict(z_dim=args.z, beta=args.beta, hidden=args.hidden, layers=args.layers, activation=args.activation)
 
     @staticmethod
     def batches(mnist, args, seed, start=0):

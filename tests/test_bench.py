@@ -1,4 +1,4 @@
-"""codebase.bench runs and prints its table (the speed targets live in the benchmark, not here)."""
+"""codebase.bench runs and prints its table: the machine's figures, no goal of ours."""
 import re
 
 import pytest
@@ -26,7 +26,8 @@ def test_bench_prints_a_row_per_model_and_precision(tmp_path, capsys, monkeypatc
     ops, products = map(float, re.search(r"^profile, vae fp32: operators (\S+) ms per step, of which matrix "
                                          r"products (\S+) ms$", out, re.M).groups())
     assert 0 < products < ops
-    assert re.search(r"^vae\s+fp32\s+\d+\.\d\s+–\s+–\s+\d+\.\d at 7\s+\d+\.\d min for 20000\s+<= 1.5 min", out, re.M)
+    assert re.search(r"^vae\s+fp32\s+\d+\.\d\s+–\s+–\s+\d+\.\d at 7\s+\d+\.\d min for 20000\s+\d+\.\d s\s+\d+ MB\s*$", out, re.M)
+    assert "the process's peak RSS so far" in out and "<=" not in out and "NO" not in out.split()
     # the compiled steps beside the eager ones, interleaved: the ratio of their rates, the compilation's seconds
     rates = dict(re.findall(r"^vae\s+(fp32|fp32 compiled)\s+(\d+\.\d)\s", out, re.M))
     ratio = float(re.search(r"^vae\s+fp32 compiled\s+\d+\.\d\s+(\d+\.\d\d)\s+\d+ s\s+–\s+\d+\.\d min", out, re.M)[1])
@@ -34,8 +35,8 @@ def test_bench_prints_a_row_per_model_and_precision(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512_bf16"})
     assert bench.main(["--models", "ssvae", "--eager", *common]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^ssvae\s+fp32\s+\d+\.\d\s+–\s+–\s+–\s+\d+\.\d min for 30000\s+<= 15.5 min", out, re.M)
-    assert re.search(r"^ssvae\s+bf16\s+\d+\.\d\s+–\s+–\s+–\s+\d+\.\d min for 30000\s+<= 8.0 min", out, re.M)
+    assert re.search(r"^ssvae\s+fp32\s+\d+\.\d\s+–\s+–\s+–\s+\d+\.\d min for 30000\s+\d+\.\d s", out, re.M)
+    assert re.search(r"^ssvae\s+bf16\s+\d+\.\d\s+–\s+–\s+–\s+\d+\.\d min for 30000\s+\d+\.\d s", out, re.M)
     assert not re.search(r"^ssvae\s+\S+ compiled", out, re.M)
     monkeypatch.setattr(runtime, "cpu_flags", lambda: set())
     assert bench.main(["--models", "ssvae", *common, "--device", "cpu", "--eager"]) == 0

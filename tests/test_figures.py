@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.utils import save_image
 
-from codebase import draw, figures, train
+from codebase import draw, figures, flags, models, train
 from codebase.gmvae import GMVAE
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
@@ -46,6 +46,19 @@ def test_write_draws_the_declared_figures_of_each_model_at_their_size(make, expe
     for name, (w, h) in expected.items():
         assert Image.open(tmp_path / "log" / f"{name}.png").size == (w, h)
         assert images[name].shape == (3, h, w) and 0 <= images[name].min() and images[name].max() <= 1
+
+
+@pytest.mark.parametrize("cls", models.ALL, ids=lambda cls: cls.__name__)
+def test_every_model_draws_each_picture_it_declares(cls, mnist, tmp_path):
+    """Whatever the model: a PNG per declared picture, of the size of the image returned, in [0, 1]."""
+    torch.manual_seed(0)
+    model = cls(**cls.configuration(flags.parser(cls).parse_args([])))
+    images = draw.write(model, mnist, str(tmp_path), model.pictures)
+    assert images.keys() == model.pictures.keys() and images
+    assert sorted(os.listdir(tmp_path)) == sorted(f"{name}.png" for name in model.pictures)
+    for name, image in images.items():
+        assert image.dim() == 3 and image.shape[0] == 3 and 0 <= image.min() and image.max() <= 1
+        assert Image.open(tmp_path / f"{name}.png").size == (image.shape[2], image.shape[1])
 
 
 def test_write_leaves_the_global_rng_and_the_mode_alone(mnist, tmp_path):

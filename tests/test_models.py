@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch.distributions import (Bernoulli, Categorical, Independent, MixtureSameFamily, Normal,
                                  kl_divergence)
 
-from codebase import data, evaluate, flags, utils
+from codebase import data, evaluate, flags, models, utils
 from codebase.gmvae import GMVAE
 from codebase.m1m2 import M1M2
 from codebase.ssvae import SSVAE
@@ -268,3 +268,102 @@ def test_short_semisupervised_training_beats_supervised_alone_and_m1m2_beats_bot
     # Measured 0.772 < 0.798 < 0.849 on the AMD, 2 threads; only the order is asked, not the gaps, which move
     # with the CPU model and thread count.
     assert 0.5 < accuracy["SSVAE -gw 0"] < accuracy["SSVAE "] < accuracy["M1M2 "], accuracy
+
+
+# Every model of models.ALL: what the tools take of any model, checked on each.
+EVERY = pytest.mark.parametrize("cls", models.ALL, ids=lambda cls: cls.__name__)
+
+
+def default_model(cls):
+    """cls's model of its run script's default flags, untrained (M1+M2's M1 too)"""
+    torch.manual_seed(0)
+    return cls(**cls.configuration(flags.parser(cls).parse_args([])))
+
+
+def first_batch(cls, mnist, args):
+    torch.manual_seed(0)  # the binarization draws from the global RNG
+    return next(cls.batches(mnist, args, seed=0))
+
+
+@EVERY
+def test_every_model_trains_on_its_batches_and_rebuilds_from_its_config(cls, mnist):
+    model = default_model(cls)
+    assert cls.configuration(flags.parser(cls).parse_args([])).items() <= model.config.items()
+    batch = first_batch(cls, mnist, flags.parser(cls).parse_args([]))
+    torch.manual_seed(1)
+    loss, summaries = model.loss(*batch)
+    assert loss.shape == () and torch.isfinite(loss) and summaries["train/loss"] is loss
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    rebuilt = cls(**model.config)
+    rebuilt.load_state_dict(model.state_dict())
+    torch.manual_seed(1)
+    assert rebuilt.loss(*batch)[0].item() == loss.item()
+
+
+@EVERY
+def test_every_model_draws_its_sample_grid(cls):
+    grid = default_model(cls).samples(seed=0)
+    assert grid.dim() == 3 and grid.shape[0] == 3 and 0 <= grid.min() and grid.max() <= 1
+
+
+def other_values(names, options, default):
+    """argv fragments that set a flag to values other than its default"""
+    if options.get("action") == "store_true":
+        return [[names[0]]]
+    if "choices" in options:
+        return [[names[0], c] for c in options["choices"] if c != default]
+    step = 0.5 if isinstance(default, float) else 1
+    return [[names[0], str(default + step)]]
+
+
+def collisions(cls, mnist):
+    """[argv]: the changes of one of cls's own flags that change the model's configuration or its
+    training data, yet not the run's name (so that the two runs would share a folder)"""
+    p = flags.parser(cls)
+    default = p.parse_args([])
+    found = []
+    for names, options in cls.flags:
+        for argv in other_values(names, options, p.get_default(options.get("dest", names[0].lstrip("-")))):
+            args = p.parse_args(argv)
+            differs = cls.configuration(args) != cls.configuration(default) or not all(
+                torch.equal(a, b) for a, b in zip(first_batch(cls, mnist, args), first_batch(cls, mnist, default)))
+            if differs and cls.run_name(args) == cls.run_name(default):
+                found.append(argv)
+    return found
+
+
+@EVERY
+def test_two_runs_that_train_differently_never_share_a_folder(cls, mnist):
+    assert collisions(cls, mnist) == []
+
+
+def test_a_subclass_that_forgets_to_name_a_flag_is_caught(mnist):
+    """The check above fails on a model whose flag changes its configuration or its data but not its name."""
+
+    class Pseudo(GMVAE):
+        script = "run_pseudo.py"
+        flags = (*GMVAE.flags, flags.flag("--pseudo", type=flags.positive_int, default=3))
+
+        @classmethod
+        def configuration(cls, args):
+            return {**super().configuration(args), "pseudo": args.pseudo}
+
+    class Unnamed(GMVAE):
+        script, named_if_changed = "run_unnamed.py", ()
+
+    assert collisions(Pseudo, mnist) == [["--pseudo", "4"]]
+    assert collisions(Unnamed, mnist) == [["--validation"]]
+
+
+def test_a_subclass_has_none_of_its_parents_own_facts():
+    """A model's run script, published rows and sweep are its own: a subclass that declares none has none."""
+
+    class X(GMVAE):
+        pass
+
+    assert (X.script, X.published, X.sweep) == (None, (), None)
+    assert not hasattr(X, "bench_minutes") and GMVAE.script == "run_gmvae.py" and GMVAE.published
+    with pytest.raises(TypeError, match="X declares no run script"):
+        flags.parser(X)

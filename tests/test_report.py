@@ -171,21 +171,47 @@ def test_bf16_runs_are_held_to_the_course_and_compared_seed_by_seed_with_float32
     assert f"| `{VAE}, bf16` | 3 | NELBO | 97.83 ± {se:.2f} | 100 ± 2 | NO (1/3 seeds) |" in text
     # seeds 1 and 2: fp32 100, 104; bf16 100.5, 103; differences 0.5 and -1
     row = readme.blocks(groups, [])["variants"].splitlines()[2]
-    assert row == "| VAE, bf16 products | 1, 2 | NELBO | 102.00 ± 2.00 | 101.75 ± 1.25 | -0.25 ± 0.75 | 2.0 / 2.0 |"
+    assert row == "| VAE, bf16 products | 1, 2 | NELBO | 102.00 ± 2.00 | 101.75 ± 1.25 | -0.25 ± 0.75 |"
     assert "| VAE, bf16 products | `python run_vae.py --run 1`" in readme.blocks(groups, [])["results"]
 
 
-def test_the_commands_table_gives_one_replicates_command_and_its_median_minutes(tmp_path):
-    """The median over seeds, eager beside compiled; a compiled record of another CPU names it."""
-    for seed, seconds in enumerate([60.0, 600.0, 180.0]):
-        write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(100.0), train_seconds=seconds)
-    write_run(tmp_path, "model=vae_z=10_beta=1_compile=1", 0, bounds(100.0), train_seconds=90.0)
-    path = tmp_path / "model=vae_z=10_beta=1_compile=1_run=0000" / "metrics.json"
-    record = json.loads(path.read_text())
-    path.write_text(json.dumps({**record, "compile": True, "cpu": "Other CPU"}))
+def bench_record(date, cpu, rates):
+    """A benchmark record: rates {(model, compiled): it/s}, float32"""
+    return {"date": date, "cpu": cpu, "device": "cpu", "threads": 2, "command": "python -m codebase.bench",
+            "rows": [{"model": m, "precision": "fp32", "compile": c, "rate": r} for (m, c), r in rates.items()]}
+
+
+def test_the_commands_table_projects_one_benchmark_record_of_one_cpu(tmp_path):
+    """Eager beside compiled from one record, of one CPU, named: the newest that timed every model;
+    a configuration other than its model's default gets none."""
+    default = {"z_dim": 10, "beta": 1.0, "hidden": 300, "layers": 2, "activation": "elu"}
+    for seed in range(3):
+        write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(100.0), config=default)
+    write_run(tmp_path, "model=vae_z=10_beta=4", 0, bounds(100.0), config={**default, "beta": 4.0})
+    every = {(m, False): 100.0 for m in ("vae", "gmvae", "ssvae", "m1m2")}
+    benches = [bench_record("2026-01-01", "Old CPU", every),
+               bench_record("2026-02-01", "New CPU", {**every, ("vae", False): 200 / 3, ("vae", True): 400 / 3}),
+               bench_record("2026-03-01", "Newest CPU, VAE alone", {("vae", False): 1.0})]
     groups = records.aggregate(records.load([str(tmp_path)]))
-    rows = readme.command_rows(groups, "en")
-    assert rows[2] == "| `python run_vae.py` | NELBO / KL / Rec; IWAE-1 / 10 / 100 / 1000 | 3.0 | 1.5 (Other CPU, 2) | cpu, 2 |"
+    rows = readme.command_rows(groups, benches, "en")
+    assert rows[0] == "Training minutes projected by one benchmark record, on New CPU, 2 threads, 2026-02-01 (`python -m codebase.bench`):"
+    assert rows[2] == "| command | prints | training, minutes | with `--compile` |"
+    assert rows[4] == "| `python run_vae.py` | NELBO / KL / Rec; IWAE-1 / 10 / 100 / 1000 | 5.0 | 2.5 |"
+    assert readme.command_rows(groups, [], "en")[2] == rows[4].replace("5.0 | 2.5", "– | –")
+
+
+def test_a_configuration_with_fewer_seeds_than_its_command_asks_for_gets_no_readme_row(tmp_path):
+    for seed in range(2):
+        write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(100.0))
+    for seed in range(2):
+        path = tmp_path / f"model=vae_z=10_beta=1_run={seed:04d}" / "metrics.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "command": "python run_vae.py --runs 3"}))
+    groups = records.aggregate(records.load([str(tmp_path)]))
+    assert records.asked(groups[0]) == 3 and "| VAE |" not in readme.blocks(groups, [])["results"]
+    assert "2 seeds (0, 1) of the 3 its command asks for." in page.render(groups, str(tmp_path))
+    write_run(tmp_path, "model=vae_z=10_beta=1", 2, bounds(100.0))  # its own command, without --runs
+    groups = records.aggregate(records.load([str(tmp_path)]))
+    assert records.asked(groups[0]) == 4 and "| VAE |" not in readme.blocks(groups, [])["results"]
 
 
 def test_m1m2s_rows_count_the_minutes_of_its_m1_seed_by_seed(tmp_path):
@@ -206,10 +232,7 @@ def test_m1m2s_rows_count_the_minutes_of_its_m1_seed_by_seed(tmp_path):
     at = next(i for i, row in enumerate(results) if row.startswith("| M1+M2"))
     assert results[at].endswith("| validation / test accuracy | 0.9550 ± 0.0050 / 0.9650 ± 0.0050 | – |")
     # seeds: 10 + 20 and 11 + 18 minutes
-    assert results[at + 1] == "| | | | training minutes a seed, M1 included | 29.5 ± 0.5, at most 30.0 | – |"
-    m1m2_row = next(row for row in readme.command_rows(groups, "en") if "validation / test" in row)
-    assert m1m2_row.endswith("| validation / test accuracy | M1 10 + 19 | – | cpu, 2 |")
+    assert results[at + 1] == "| | | | training minutes a seed, M1 included, on cpu, 2 | 29.5 ± 0.5, at most 30.0 | – |"
     (tmp_path / f"{m1}_run=0001" / "metrics.json").unlink()
     groups = records.aggregate(records.load([str(tmp_path)]))
     assert "M1 included" not in readme.blocks(groups, [])["results"]
-    assert next(row for row in readme.command_rows(groups, "en") if "validation / test" in row).endswith("| 19 | – | cpu, 2 |")
