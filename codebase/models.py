@@ -3,8 +3,9 @@ from codebase.gmvae import GMVAE
 from codebase.m1m2 import M1M2
 from codebase.ssvae import SSVAE
 from codebase.vae import VAE
+from codebase.vampprior import VampPrior
 
-ALL = [VAE, GMVAE, SSVAE, M1M2]
+ALL = [VAE, GMVAE, SSVAE, M1M2, VampPrior]
 
 
 def by_name(name):
