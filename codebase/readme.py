@@ -5,6 +5,7 @@ import inspect
 import json
 import os
 import re
+import statistics
 
 from codebase import flags, models, records
 from codebase.page import course, digits, fmt, published, sweep_rows, sweeps
@@ -34,6 +35,9 @@ WORDS = {  # the generated README text, by language: English, Spanish
               "iteración | entrenamiento | evaluación | RSS máximo del proceso hasta ahí |"),
     "commands": ("| command | prints | training, minutes | with `--compile` |",
                  "| comando | imprime | entrenamiento, minutos | con `--compile` |"),
+    "beyond": ("| model | command | seeds | all 10000 test images: NELBO | IWAE-100 | active dimensions | training, minutes (CPU, threads) |",
+               "| modelo | comando | semillas | las 10000 imágenes de test: NELBO | IWAE-100 | dimensiones activas | "
+               "entrenamiento, minutos (CPU, hilos) |"),
     "projected": ("Training minutes projected by one benchmark record, on {where} threads, {date} (`{command}`):",
                   "Minutos de entrenamiento proyectados por un registro del benchmark, en {where} hilos, {date} "
                   "(`{command}`):"),
@@ -108,7 +112,22 @@ def blocks(groups, benches, lang="en"):
                                    + variant_rows(groups, lang))
     blocks["speed"] = "\n".join(speed_rows(benches, lang))
     blocks["commands"] = "\n".join(command_rows(groups, benches, lang))
+    blocks["beyond"] = "\n".join(beyond_rows(groups, lang))
     return blocks
+
+
+def beyond_rows(groups, lang):
+    """A row per published float32 configuration bounded on all 10000 test images: both bounds
+    with their standard errors over seeds, the active latent dimensions where recorded, and the
+    median training minutes on the CPU of the row's records."""
+    rows = [_word("beyond", lang), "| --- | --- | --- | --- | --- | --- | --- |"]
+    for label, g in configurations(groups, lang):
+        if g["variant"] == "fp32" and "full/IWAE-100" in g["metrics"]:
+            nelbo, iwae = (fmt(*g["metrics"][k]) for k in ("full/NELBO", "full/IWAE-100"))
+            active = fmt(*g["metrics"]["active"], 1) if "active" in g["metrics"] else "–"
+            minutes = _minutes(statistics.median(g["train_minutes"]))
+            rows.append(f"| {label} | `{_command(g)}` | {g['n']} | {nelbo} | {iwae} | {active} | {minutes} ({g['where']}) |")
+    return rows
 
 
 def command_rows(groups, benches, lang):

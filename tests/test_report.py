@@ -214,6 +214,22 @@ def test_a_configuration_with_fewer_seeds_than_its_command_asks_for_gets_no_read
     assert records.asked(groups[0]) == 4 and "| VAE |" not in readme.blocks(groups, [])["results"]
 
 
+def test_the_beyond_table_gives_both_full_test_bounds_and_the_active_dimensions(tmp_path):
+    """A row per published configuration bounded on all 10000 images; "active" where recorded."""
+    full = {"full/NELBO": 99.0, "full/NELBO_se": 0.3, "full/IWAE-100": 95.0, "full/IWAE-100_se": 0.3}
+    default = {"z_dim": 10, "beta": 1.0, "hidden": 300, "layers": 2, "activation": "elu"}
+    for seed, shift in enumerate([0.0, 2.0]):
+        write_run(tmp_path, "model=vae_z=10_beta=1", seed, {**bounds(100.0), **{k: v + shift for k, v in full.items()}},
+                  config=default, train_seconds=60.0 * (seed + 1))
+        write_run(tmp_path, "model=iwae_z=10_iw=5", seed, {**bounds(100.0), **full, "active": 5.0 + seed}, "IWAE",
+                  {"z_dim": 10, "iw": 5})
+    groups = records.aggregate(records.load([str(tmp_path)]))
+    rows = readme.blocks(groups, [])["beyond"].splitlines()
+    assert rows[2] == "| VAE | `python run_vae.py` | 2 | 100.00 ± 1.00 | 96.00 ± 1.00 | – | 1.5 (cpu, 2) |"
+    assert rows[3] == "| IWAE, k = 5 | `python run_vae.py` | 2 | 99.00 ± 0.00 | 95.00 ± 0.00 | 5.5 ± 0.5 | 2.0 (cpu, 2) |"
+    assert len(rows) == 4  # the IWAE at k = 1 has no records here
+
+
 def test_m1m2s_rows_count_the_minutes_of_its_m1_seed_by_seed(tmp_path):
     """M1+M2's README rows: validation beside test accuracy, and each seed's minutes with its own
     M1's (found by the run name its configuration holds, in the records, whatever their folder's
