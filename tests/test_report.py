@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 import run_vae
-from codebase import page, readme, records, report
+from codebase import models, page, readme, records, report
 from codebase.vae import BOUNDS
 from conftest import ROOT
 
@@ -188,7 +188,7 @@ def test_the_commands_table_projects_one_benchmark_record_of_one_cpu(tmp_path):
     for seed in range(3):
         write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(100.0), config=default)
     write_run(tmp_path, "model=vae_z=10_beta=4", 0, bounds(100.0), config={**default, "beta": 4.0})
-    every = {(m, False): 100.0 for m in ("vae", "gmvae", "ssvae", "m1m2")}
+    every = {(cls.__name__.lower(), False): 100.0 for cls in models.ALL}
     benches = [bench_record("2026-01-01", "Old CPU", every),
                bench_record("2026-02-01", "New CPU", {**every, ("vae", False): 200 / 3, ("vae", True): 400 / 3}),
                bench_record("2026-03-01", "Newest CPU, VAE alone", {("vae", False): 1.0})]
