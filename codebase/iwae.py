@@ -4,7 +4,7 @@ import torch
 
 from codebase import draw
 from codebase.flags import flag, positive_int
-from codebase.model import Model, Published
+from codebase.model import Published
 from codebase.vae import IW_FULL, VALIDATION, VAE, Z
 
 ACTIVE = 0.01  # Burda et al.'s threshold: a latent dimension u is active if Var_x(E_q(z|x)[z_u]) > 0.01
@@ -67,4 +67,4 @@ class IWAE(VAE):
 
     @staticmethod
     def printed(metrics):
-        return Model.printed(metrics) + [f"Active latent dimensions: {metrics['active']:.0f}"]
+        return VAE.printed(metrics) + [f"Active latent dimensions: {metrics['active']:.0f}"]

@@ -7,7 +7,7 @@ import os
 import re
 import statistics
 
-from codebase import flags, models, records
+from codebase import bench, flags, models, records
 from codebase.page import course, digits, fmt, published, sweep_rows, sweeps
 from codebase.records import mean_se
 
@@ -144,7 +144,7 @@ def command_rows(groups, benches, lang):
             continue
         cls = models.by_name(g["model"])
         default = g["config"] == _default_config(cls)
-        rates = {records.variant(r): r["rate"] for r in (b["rows"] if b and default else []) if r["model"] == g["model"].lower()}
+        rates = {records.variant(r): r["rate"] for r in (b["rows"] if b and default else []) if r["model"] == bench.name(cls)}
         minutes = [_minutes(cls.iterations / rates[v] / 60) if v in rates else "–" for v in ("fp32", "fp32 compiled")]
         prints = "; ".join(label for label, _ in _readme_metrics(g, lang))
         rows.append(f"| `{_command(g)}` | {prints} | {minutes[0]} | {minutes[1]} |")
@@ -160,7 +160,7 @@ def _default_config(cls):
 
 def _commands_bench(benches):
     """The newest benchmark record with a float32 eager row of every model, or None"""
-    every = {cls.__name__.lower() for cls in models.ALL}
+    every = {bench.name(cls) for cls in models.ALL}
     full = [b for b in benches if every <= {r["model"] for r in b["rows"] if records.variant(r) == "fp32"}]
     return max(full, key=lambda b: b["date"], default=None)
 
