@@ -1,4 +1,5 @@
 """The networks: MLPs with two hidden layers of width 300, as in the CS236 assignment."""
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -23,14 +24,19 @@ class ConcatLinear(nn.Linear):
         Returns: tensor: (broadcast leading dims, d_out)
         """
         h = F.linear(a, self.weight[:, :self.d_a], self.bias)
-        return h if y is None else h + F.linear(y, self.weight[:, self.d_a:])
+        if y is None:
+            return h
+        hy = F.linear(y, self.weight[:, self.d_a:])
+        # Into h where it has the broadcast shape already (a's rows per label): no copy of the layer's output.
+        return h.add_(hy) if h.shape == torch.broadcast_shapes(h.shape, hy.shape) else h + hy
 
 
 class ELU(nn.Module):
-    """nn.ELU's function, through utils.elu (vectorized on the CPU)."""
+    """nn.ELU(inplace=True)'s function, through utils.elu_ (vectorized on the CPU): it overwrites its
+    input, a layer's fresh output."""
 
     def forward(self, x):
-        return utils.elu(x)
+        return utils.elu_(x)
 
 
 ACTIVATIONS = {"elu": ELU, "softplus": nn.Softplus}  # by the name a run script's --activation takes

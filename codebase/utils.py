@@ -117,17 +117,19 @@ class _Softplus(torch.autograd.Function):
         return grad * torch.sigmoid(x)
 
 
-class _ELU(torch.autograd.Function):
+class _ELUInPlace(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        y = x.clamp(max=0).exp_().sub_(1).add_(x.clamp(min=0))
-        ctx.save_for_backward(y)
-        return y
+        negative = x.clamp(max=0).exp_().sub_(1)
+        x.clamp_(min=0).add_(negative)
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(x)
+        return x
 
     @staticmethod
     def backward(ctx, grad):
         y, = ctx.saved_tensors
-        return grad * (y + 1).clamp_(max=1)  # 1 where x > 0, exp(x) = y + 1 elsewhere
+        return (y + 1).clamp_(max=1).mul_(grad)  # 1 where x > 0, exp(x) = y + 1 elsewhere
 
 
 def softplus(x):
@@ -138,13 +140,14 @@ def softplus(x):
     return _Softplus.apply(x)
 
 
-def elu(x):
-    """The ELU activation: x where x > 0, exp(x) - 1 elsewhere; computed as
-    exp(min(x, 0)) - 1 + max(x, 0).
+def elu_(x):
+    """The ELU activation in place: x becomes x where x > 0, exp(x) - 1 elsewhere, computed as
+    max(x, 0) + (exp(min(x, 0)) - 1). In place, as torch's elu_, it spares a copy of the
+    activations: x must be a tensor nothing else reads afterwards (a layer's fresh output).
 
-    x: tensor: (...) -> tensor: (...)
+    x: tensor: (...) -> x
     """
-    return _ELU.apply(x)
+    return _ELUInPlace.apply(x)
 
 
 def duplicate(x, rep):

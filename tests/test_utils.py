@@ -135,17 +135,37 @@ def test_log_bernoulli_with_logits():
     assert wide.shape == (3, 4) and torch.allclose(wide[2], got)
 
 
+def elu(x):
+    """utils.elu_ on a copy of x"""
+    return utils.elu_(x.clone())
+
+
 def test_softplus_and_elu_against_torch():
     x = torch.cat([torch.randn(200) * 5, torch.tensor([-1e4, -100.0, -20.0, 0.0, 20.0, 100.0, 1e4])])
     assert torch.allclose(utils.softplus(x), torch.nn.functional.softplus(x))
-    assert torch.allclose(utils.elu(x), torch.nn.functional.elu(x))
-    assert utils.softplus(torch.tensor([1e4])).item() == 1e4 and utils.elu(torch.tensor([-1e4])).item() == -1
+    assert torch.allclose(elu(x), torch.nn.functional.elu(x))
+    assert utils.softplus(torch.tensor([1e4])).item() == 1e4 and elu(torch.tensor([-1e4])).item() == -1
     x = torch.randn(6, 5, requires_grad=True)
-    assert torch.autograd.gradcheck(utils.softplus, (x,)) and torch.autograd.gradcheck(utils.elu, (x,))
+    assert torch.autograd.gradcheck(utils.softplus, (x,)) and torch.autograd.gradcheck(elu, (x,))
     # In float32, within 2.5e-7 of float64's values (relative to them above 1).
     x = torch.randn(10000) * 10
-    for mine, exact in ((utils.softplus, torch.nn.functional.softplus), (utils.elu, torch.nn.functional.elu)):
+    for mine, exact in ((utils.softplus, torch.nn.functional.softplus), (elu, torch.nn.functional.elu)):
         assert ((mine(x.float()).double() - exact(x)).abs() < 2.5e-7 * exact(x).abs().clamp(min=1)).all()
+
+
+def test_elu_overwrites_its_input_with_the_values_and_gradients_of_its_formula():
+    """elu_ writes into x, bit for bit, exp(min(x, 0)) - 1 + max(x, 0), and its gradient is
+    grad * min(y + 1, 1): what the models computed before it worked in place."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(7, 300)
+    a, grad = torch.randn(40, 7), torch.randn(40, 300)
+    h = layer(a)
+    want = h.detach().clamp(max=0).exp().sub(1).add(h.detach().clamp(min=0))
+    y = utils.elu_(h)
+    assert y is h and torch.equal(y.detach(), want)
+    y.backward(grad)
+    h_grad = grad * (want + 1).clamp(max=1)
+    assert torch.equal(layer.weight.grad, h_grad.t() @ a) and torch.equal(layer.bias.grad, h_grad.sum(0))
 
 
 @pytest.mark.parametrize("shape", [(4,), (4, 3), (4, 2, 3)])
