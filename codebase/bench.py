@@ -1,6 +1,7 @@
 """Speed and memory of training and evaluation on this machine: python -m codebase.bench"""
 import argparse
 import glob
+import json
 import os
 import platform
 import resource
@@ -55,7 +56,7 @@ def bench(cls, mnist, device, iters, warmup, checkpoint=None, precision="fp32", 
         optimizer = train.optimizer(model)
         train.load_checkpoint(checkpoint[1], model, optimizer)
         late_iteration = checkpoint[0]
-        late_rate = _rates([(model, optimizer, cls.batches(mnist, defaults, 0, late_iteration), None)], iters, warmup, device,
+        late_rate = _rates([(model, optimizer, model.batches(mnist, defaults, 0, late_iteration), None)], iters, warmup, device,
                            precision)[0][0]
     rows = []
     for rate, compiled in zip(rates, (False, True)):
@@ -80,7 +81,7 @@ def _fresh(cls, mnist, device, compiled=False):
     torch.manual_seed(0)
     defaults = flags.parser(cls).parse_args([])
     model = cls.from_flags(defaults, 0, mnist).to(device)
-    return model, train.optimizer(model), cls.batches(mnist, defaults, 0, 0), train.compiled(model) if compiled else None
+    return model, train.optimizer(model), model.batches(mnist, defaults, 0, 0), train.compiled(model) if compiled else None
 
 
 ROW = ["model", "variant", "it/s", "compiled / eager", "compilation", "late it/s, at iteration", "projected training",
@@ -161,6 +162,10 @@ def main(argv=None):
                         "(the published ones: results/bench-<machine>.json)")
     p.add_argument("--jobs-iters", type=flags.natural_int, default=1000,
                    help="VAE iterations per replicate for the --jobs 2 against --jobs 1 timing (0: skip it)")
+    p.add_argument("--against", metavar="COMMIT",
+                   help="also time that commit's code with the same flags, on this machine and in this run: its "
+                        "benchmark (in a temporary git worktree) runs before and after this code's; the record "
+                        "holds both")
     args = p.parse_args(argv)
     runtime.start(args.threads)  # as the run scripts do
     why = runtime.no_bf16(args.device)
@@ -176,6 +181,9 @@ def main(argv=None):
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs, {platform.platform()}")
     print(f"peak RSS after importing torch and torchvision: {baseline:.0f} MB")
+    theirs = []
+    if args.against:  # theirs before and after ours, so that a drift of the machine's speed touches both alike
+        theirs.append(against(args.against, args))
     try:
         mnist = data.load_mnist(args.data_dir, args.device)
     except UserError as e:
@@ -197,6 +205,8 @@ def main(argv=None):
         for r in [r for r in results if not r["compile"]]:
             cls = next(c for c in chosen if name(c) == r["model"])
             r.update(profile(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, r["precision"]))
+    if args.against:
+        theirs.append(against(args.against, args))
     rows = [ROW] + [_row(r) for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -205,12 +215,59 @@ def main(argv=None):
         if "ops_ms" in r:
             print(f"profile, {r['model']} {r['precision']}: operators {r['ops_ms']:.2f} ms per step, of which "
                   f"matrix products {r['products_ms']:.2f} ms")
+    if args.against:
+        for line in compared(results, theirs, args.against):
+            print(line)
     record = {"command": command, **runtime.provenance(args.device), "baseline_rss_mb": baseline, "rows": results,
               "jobs": jobs_ratio(args.jobs_iters, args.data_dir) if args.jobs_iters else None}
+    if args.against:
+        record["against"] = {"commit": theirs[0]["commit"], "before": theirs[0], "after": theirs[1]}
     if args.record:
         files.write_json(args.record, record)
         print(f"wrote {args.record}")
     return 0
+
+
+def against(commit, args, run=subprocess.run):
+    """The record of `commit`'s benchmark with the timing flags of args (no --profile, --record or
+    --against; its --jobs-iters 0), run in a temporary git worktree of that commit whose checkpoints
+    folder is this one's (the models built on another run find it). run: how a command is run
+    (subprocess.run). Returns its record (a dict, see main)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    argv = ["--models", *args.models, "--warmup", str(args.warmup), "--device", str(args.device),
+            "--data-dir", os.path.abspath(args.data_dir), "--checkpoints", os.path.abspath(args.checkpoints),
+            "--jobs-iters", "0"]
+    for flag, value in (("--iters", args.iters), ("--threads", args.threads)):
+        if value:
+            argv += [flag, str(value)]
+    argv += (["--precision", *args.precision] if args.precision else []) + (["--eager"] if args.eager else [])
+    with tempfile.TemporaryDirectory() as d:
+        tree, out = os.path.join(d, "tree"), os.path.join(d, "record.json")
+        run(["git", "-C", root, "worktree", "add", "--detach", "--quiet", tree, commit], check=True)
+        try:
+            os.symlink(os.path.abspath("checkpoints"), os.path.join(tree, "checkpoints"))
+            print(f"timing {commit}: {shlex.join(['python', '-m', 'codebase.bench', *argv])}", flush=True)
+            run([sys.executable, "-m", "codebase.bench", *argv, "--record", out], cwd=tree, check=True,
+                stdout=subprocess.DEVNULL)
+            with open(out) as f:
+                return json.load(f)
+        finally:
+            run(["git", "-C", root, "worktree", "remove", "--force", tree], check=True)
+
+
+def compared(ours, theirs, commit):
+    """Lines of this code's rates against `commit`'s: ours, bench's rows; theirs, its two records
+    (before and after ours). Its rate is the mean of its two runs'."""
+    lines = []
+    for r in ours:
+        found = [t["rate"] for record in theirs for t in record["rows"]
+                 if (t["model"], t["precision"], t["compile"]) == (r["model"], r["precision"], r["compile"])]
+        if len(found) == 2:
+            rate = sum(found) / 2
+            lines.append(f"{r['model']} {r['precision']}{' compiled' if r['compile'] else ''}: {r['rate']:.1f} it/s "
+                         f"here, {rate:.1f} at {commit} ({found[0]:.1f} before, {found[1]:.1f} after): "
+                         f"{r['rate'] / rate:.2f}x")
+    return lines
 
 
 def jobs_ratio(iters, data_dir, run=subprocess.run):

@@ -1,4 +1,7 @@
 """codebase.bench runs and prints its table: the machine's figures, no goal of ours."""
+import argparse
+import json
+import os
 import re
 
 import pytest
@@ -60,3 +63,44 @@ def test_jobs_ratio_times_jobs_2_against_jobs_1(capsys):
     assert [argv[argv.index("--jobs") + 1] for argv in calls] == ["2", "1"]
     assert all(argv[argv.index("--iter_max") + 1] == "5" and "--runs" in argv for argv in calls)
     assert re.search(r"^VAE --runs 2, 5 iterations each: --jobs 2 .* ratio \d+\.\d\d$", capsys.readouterr().out, re.M)
+
+
+def test_against_times_another_commit_in_a_worktree_before_and_after_this_code(tmp_path, capsys, monkeypatch):
+    """--against COMMIT: that commit's benchmark with the same timing flags, in a git worktree of it
+    that sees this folder's checkpoints, run before and after this code's; the ratio of the rates is
+    printed (against the mean of its two) and the record holds its two records."""
+    calls, links = [], []
+
+    def run(argv, cwd=None, **kw):
+        calls.append((argv, cwd))
+        if argv[3:5] == ["worktree", "add"]:
+            os.makedirs(argv[-2])
+        if "--record" in argv:
+            links.append(os.readlink(os.path.join(cwd, "checkpoints")))
+            rate = 10.0 * sum("--record" in a for a, _ in calls)
+            with open(argv[argv.index("--record") + 1], "w") as f:
+                json.dump({"commit": "0123abc", "rows": [{"model": "vae", "precision": "fp32", "compile": False,
+                                                          "rate": rate}]}, f)
+
+    args = argparse.Namespace(models=["vae"], warmup=1, device="cpu", data_dir=DATA_DIR, checkpoints="ckpt",
+                              iters=3, threads=2, precision=["fp32"], eager=True)
+    record = bench.against("0123abc", args, run=run)
+    (add, _), (timed, cwd), (remove, _) = calls
+    assert add[3:] == ["worktree", "add", "--detach", "--quiet", cwd, "0123abc"] and remove[3:5] == ["worktree", "remove"]
+    assert timed[1:3] == ["-m", "codebase.bench"] and timed[timed.index("--models") + 1] == "vae"
+    assert timed[timed.index("--jobs-iters") + 1] == "0" and "--eager" in timed and "--against" not in timed
+    assert timed[timed.index("--checkpoints") + 1] == os.path.abspath("ckpt") and record["rows"][0]["rate"] == 10.0
+    assert links == [os.path.abspath("checkpoints")]  # where a model built on another run finds it
+    theirs = [record, bench.against("0123abc", args, run=run)]
+    monkeypatch.setattr(bench, "against", lambda commit, args: theirs.pop(0))
+    out_file = tmp_path / "record.json"
+    assert bench.main(["--models", "vae", "--eager", "--precision", "fp32", "--iters", "3", "--warmup", "1",
+                       "--data-dir", DATA_DIR, "--jobs-iters", "0", "--checkpoints", str(tmp_path),
+                       "--against", "0123abc", "--record", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    rate = float(re.search(r"^vae\s+fp32\s+(\d+\.\d)\s", out, re.M)[1])
+    line = re.search(r"^vae fp32: (\d+\.\d) it/s here, 15\.0 at 0123abc \(10\.0 before, 20\.0 after\): (\d+\.\d\d)x$", out, re.M)
+    assert float(line[1]) == rate and float(line[2]) == pytest.approx(rate / 15, abs=0.01)
+    saved = json.load(open(out_file))
+    assert saved["against"]["commit"] == "0123abc"
+    assert [saved["against"][k]["rows"][0]["rate"] for k in ("before", "after")] == [10.0, 20.0]
