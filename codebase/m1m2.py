@@ -7,6 +7,7 @@ on the code of M1, a VAE trained beforehand on all the images.
 Both hold the validation split out of training (data.validation_split): settings are chosen on
 the validation accuracy, which the run prints and records beside the test accuracy.
 """
+import math
 import os
 import shlex
 
@@ -50,9 +51,12 @@ class M2(SSVAE):
 class M1M2(Model):
     """x -> a ~ q1(a | x), M1's posterior (a VAE trained beforehand, then frozen) -> M2 on a.
 
-    code: "sample": a drawn afresh from q1(a | x) at every step, as in the paper; "mean": its mean.
-    Seen from the pixels it has the SSVAE's interface: loss(xu, xl, yl) and classify(x) (on M1's
-    posterior mean), and for the pictures enc(x, y), dec(z, y) (pixel logits: M1's decoder at the
+    M1 is a fixed feature extractor: the training stream (batches) carries M1's codes of the
+    images, and a step trains M2 alone on them. code, how they are made at each step: "sample": a
+    drawn from q1(a | x) of the freshly binarized images; "mean": its mean; "once": a drawn from
+    q1(a | x) computed once per image on its grey levels, as the paper's code does.
+    Seen from the pixels it has the SSVAE's interface for the evaluation and the pictures:
+    classify(x) (on M1's posterior mean), enc(x, y), dec(z, y) (pixel logits: M1's decoder at the
     mean of p(a | z, y)) and sample_sigmoid(y).
     m1_run: where M1 came from (a run name), kept in the config for the record.
     The buffer `active` (m1_z,) marks the dimensions of M1's code that M2 models (see keep_active);
@@ -65,8 +69,12 @@ class M1M2(Model):
              flag("--z", type=positive_int, default=10, help="M2's latent dimension"),
              flag("--hidden", type=positive_int, default=500, help="the width of M2's networks"),
              flag("--layers", type=positive_int, default=1, help="M2's networks' hidden layers"),
-             flag("--code", choices=("sample", "mean"), default="sample",
-                  help="M1's code drawn afresh from q(z1 | x) at every step, or its mean"),
+             flag("--code", choices=("sample", "mean", "once"), default="sample",
+                  help="M1's code at every step: drawn from q(z1 | x) of the freshly binarized images (sample), "
+                       "its mean (mean), or drawn from q(z1 | x) computed once per image on its grey levels (once)"),
+             flag("--lr_end", type=nonnegative_float, default=train.LR,
+                  help="M2's learning rate at its last iteration: it falls from the course's 1e-3 along a half "
+                       "cosine (1e-3: constant)"),
              flag("--m1_z", type=positive_int, default=50, help="M1's latent dimension (run_vae.py's --z)"),
              flag("--m1_hidden", type=positive_int, default=300, help="M1's width (run_vae.py's --hidden)"),
              flag("--m1_layers", type=positive_int, default=2, help="M1's hidden layers (run_vae.py's --layers)"),
@@ -75,7 +83,7 @@ class M1M2(Model):
              flag("--m1_iter_max", type=positive_int, default=M1_ITERATIONS,
                   help="M1's training iterations (run_vae.py's --iter_max)"))
     named_by = ("gw", "cw", "z", "hidden", "layers", "code")
-    named_if_changed = ("m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
+    named_if_changed = ("lr_end", "m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
     trained_after = ("m1_run", "M1")
     pictures = SSVAE.pictures
     published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="sample",
@@ -115,10 +123,34 @@ class M1M2(Model):
               f"the training images (standard deviation > {ACTIVE_STD})")
         return model
 
+    def batches(self, mnist, args, seed, start=0):
+        """M2's inputs at each step, from iteration start + 1 on: (au, al, yl), M1's codes (see
+        `code`) au: (100, a_dim) of the unlabelled images, drawn from the training images less the
+        validation split, and al: (100, a_dim) of the course's labelled ones, yl: (100,) their labels"""
+        rows = data.validation_split(mnist.train_y)[0]
+        if self.code == "once":
+            return self._drawn_once(mnist, seed, start, rows)
+        draw = self.code == "sample"
+        return ((self.m1_code(xu, draw), self.m1_code(xl, draw), yl)
+                for xu, xl, yl in data.semisupervised(mnist, seed, start, rows=rows))
+
+    def _drawn_once(self, mnist, seed, start, rows):
+        """batches for code "once": q1(a | x) computed once per training image on its grey levels,
+        a drawn afresh from it at every step; the unlabelled images are those of `rows`"""
+        m, v = (torch.cat(t) for t in zip(*(self.m1_posterior(x.float() / 255) for x in mnist.train_x.split(10000))))
+        labelled = data.course_subset(mnist.train_y.cpu(), data.TRAIN_IDX).to(rows.device)
+        for batch in data.shuffled_batches(len(rows), seed, start, device=rows.device):
+            u = rows[batch]
+            yield (utils.sample_gaussian(m[u], v[u]), utils.sample_gaussian(m[labelled], v[labelled]),
+                   mnist.train_y[labelled])
+
     @staticmethod
-    def batches(mnist, args, seed, start=0):
-        """The SSVAE's (xu, xl, yl), xu drawn from the training images less the validation split"""
-        return data.semisupervised(mnist, seed, start, rows=data.validation_split(mnist.train_y)[0])
+    def learning_rate(args):
+        """With --lr_end below 1e-3: lr_end + (1e-3 - lr_end) (1 + cos(pi i / iter_max)) / 2 at
+        iteration i, from 1e-3 to lr_end along a half cosine"""
+        if args.lr_end == train.LR:
+            return None
+        return lambda i: args.lr_end + (train.LR - args.lr_end) * (1 + math.cos(math.pi * i / args.iter_max)) / 2
 
     def evaluate(self, mnist, args, seed):
         """The test accuracies and the validation split's"""
@@ -149,16 +181,21 @@ class M1M2(Model):
         return int(self.active.sum())
 
     @torch.no_grad()
+    def m1_posterior(self, x):
+        """x: tensor: (batch, 784) -> m, v: tensors: (batch, M2's a_dim): q1(a | x) on the active
+        dimensions"""
+        return tuple(t[..., self.active] for t in self.m1.enc(x))
+
     def m1_code(self, x, draw=False):
-        """x: tensor: (batch, 784) -> tensor: (batch, M2's a_dim): M1's code of x on the active
-        dimensions, drawn from q1(a | x) or (draw False) its mean"""
-        m, v = (t[..., self.active] for t in self.m1.enc(x))
+        """x: tensor: (batch, 784) -> tensor: (batch, M2's a_dim): M1's code of x, drawn from
+        q1(a | x) or (draw False) its mean"""
+        m, v = self.m1_posterior(x)
         return utils.sample_gaussian(m, v) if draw else m
 
-    def loss(self, xu, xl, yl):
-        """M2's loss on M1's code of the unlabelled xu and the labelled xl (see SSVAE.loss)."""
-        draw = self.code == "sample"
-        return self.m2.loss(self.m1_code(xu, draw), self.m1_code(xl, draw), yl)
+    def loss(self, au, al, yl):
+        """M2's loss (see SSVAE.loss) on M1's codes au of unlabelled images and al of the labelled
+        ones yl (see batches)."""
+        return self.m2.loss(au, al, yl)
 
     def classify(self, x):
         """x: tensor: (batch, 784) -> tensor: (batch,): the most probable label of M1's mean code"""

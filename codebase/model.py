@@ -108,8 +108,15 @@ class Model(nn.Module):
     @staticmethod
     def batches(mnist, args, seed, start=0):
         """Iterator of the training steps' arguments to loss(), from iteration start + 1 on, for
-        the run script's flags `args`"""
+        the run script's flags `args`; called on the model to train (a model whose stream needs
+        its weights overrides it as a method)"""
         return data.unsupervised(mnist, seed, start)
+
+    @staticmethod
+    def learning_rate(args):
+        """(iteration) -> Adam's learning rate at that training step, for the run script's flags
+        args; or None (the default): the course's, constant"""
+        return None
 
     def evaluate(self, mnist, args, seed):
         """{metric: float} on the test data"""

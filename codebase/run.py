@@ -110,10 +110,11 @@ def _replicate(cls, args, name, seed, resume_from, mnist):
             train.resume(state, optimizer)
             start, seconds = state["iteration"], state["seconds"]
             print(f"Resuming {name} from iteration {start}")
-        seconds = train.train(model, optimizer, cls.batches(mnist, args, seed, start), ckpt_dir, log_dir,
+        seconds = train.train(model, optimizer, model.batches(mnist, args, seed, start), ckpt_dir, log_dir,
                               args.iter_max, args.iter_save, start, seconds,
                               images=None if undrawn else lambda m: {"samples": m.samples(seed)},
-                              precision=args.precision, compile=args.compile)
+                              precision=args.precision, compile=args.compile,
+                              learning_rate=cls.learning_rate(args))
     else:
         seconds = train.load_checkpoint(train.checkpoint_path(ckpt_dir, args.iter_max), model)["seconds"]
         os.makedirs(log_dir, exist_ok=True)

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from codebase import UserError, files, runtime
 
 LOG_EVERY = 50  # iterations between the TensorBoard scalars
+LR = 1e-3  # Adam's learning rate, the course's
 
 
 def checkpoint_path(ckpt_dir, iteration):
@@ -105,7 +106,7 @@ def resume(state, optimizer):
 def optimizer(model):
     """Adam with the course's learning rate, as every model trains (fused: one kernel for all
     parameters)."""
-    return torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    return torch.optim.Adam(model.parameters(), lr=LR, fused=True)
 
 
 def autocast(device, precision):
@@ -144,7 +145,7 @@ def step(model, optimizer, batch, precision="fp32", loss_of=None):
 
 
 def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, start=0, seconds=0.0, images=None,
-          precision="fp32", compile=False):
+          precision="fp32", compile=False, learning_rate=None):
     """Run iterations start + 1 .. iter_max, checkpointing every iter_save and at the end.
 
     batches: iterator of tuples, each passed as model.loss(*batch)
@@ -152,6 +153,7 @@ def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, sta
     images: (model) -> {tag: image tensor (3, H, W)}, logged to TensorBoard at every checkpoint
         (drawn with the RNG state set aside, so training goes on exactly as without them)
     precision: "fp32" or "bf16", the matrix products' (see autocast); compile: steps of compiled(model)
+    learning_rate: (iteration) -> the optimizer's learning rate at that step, or None: its own throughout
     Returns: float: total training seconds. Raises UserError on a non-finite loss (keeping the
     last good checkpoint) and Interrupted on Ctrl-C or SIGTERM (after saving one).
     """
@@ -164,6 +166,9 @@ def train(model, optimizer, batches, ckpt_dir, log_dir, iter_max, iter_save, sta
     with runtime.StopOnSignal() as stop, SummaryWriter(log_dir, purge_step=start + 1 if start else None) as writer, \
             tqdm(total=iter_max, initial=start, dynamic_ncols=True) as bar:
         for i in range(start + 1, iter_max + 1):
+            if learning_rate:
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(i)
             try:
                 loss, summaries = step(model, optimizer, next(batches), precision, loss_of)
             except Exception as e:

@@ -5,8 +5,9 @@ import signal
 import pytest
 import torch
 
-from codebase import UserError, data, runtime, train
+from codebase import UserError, data, flags, runtime, train
 from codebase.gmvae import GMVAE
+from codebase.m1m2 import M1M2
 from codebase.vae import VAE
 
 
@@ -149,3 +150,26 @@ def test_a_bf16_step_keeps_float32_parameters_optimizer_and_loss_close_to_float3
         assert all(p.dtype == torch.float32 for p in model.parameters()) and state
         assert all(t.dtype == torch.float32 for t in state)
     assert losses["bf16"] != losses["fp32"] and losses["bf16"] == pytest.approx(losses["fp32"], rel=2e-3)
+
+
+
+def test_a_learning_rate_schedule_sets_each_steps_rate(tmp_path):
+    """train(learning_rate=f): step i runs at the rate f(i); a constant f(i) = 1e-3 trains as the
+    optimizer's own rate does, bit for bit; M1+M2's --lr_end falls from 1e-3 to it along a half
+    cosine, and without it there is no schedule."""
+    seen, weights = [], []
+    for schedule in (lambda i: i / 10, None, lambda i: 1e-3):
+        torch.manual_seed(0)
+        model = VAE()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+        optimizer.register_step_pre_hook(lambda opt, *_: seen.append(opt.param_groups[0]["lr"]))
+        d = tmp_path / str(len(weights))
+        d.mkdir()
+        train.train(model, optimizer, random_batches(), str(d), str(d), 4, 10, learning_rate=schedule)
+        weights.append(model.state_dict())
+    assert seen == [0.1, 0.2, 0.3, 0.4] + [1e-3] * 8
+    assert all(torch.equal(weights[1][k], weights[2][k]) for k in weights[1])
+    parse = flags.parser(M1M2).parse_args
+    schedule = M1M2.learning_rate(parse(["--lr_end", "1e-4", "--iter_max", "100"]))
+    assert [schedule(i) for i in (0, 50, 100)] == pytest.approx([1e-3, 5.5e-4, 1e-4], rel=1e-12)
+    assert M1M2.learning_rate(parse([])) is None
