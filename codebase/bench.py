@@ -35,15 +35,16 @@ def newest_checkpoint(folder, run_name):
     return max(found, default=None)
 
 
-def bench(cls, mnist, device, iters, warmup, checkpoint=None, precision="fp32", compile=False):
+def bench(cls, mnist, device, iters, warmup, checkpoint=None, precision="fp32", compile=False, argv=()):
     """Times `iters` training steps (train.step, its products in `precision`) after `warmup` from a
     fresh model of cls's default configuration, then one evaluation (float32); with compile, the
     same steps of a second fresh model compiled (train.compiled), their windows interleaved with the
     eager ones in this process; with checkpoint = (iteration, path), the eager steps again from that
     trained model and its optimizer state, where late-training slowdowns (subnormal numbers) show.
+    argv: run-script flags of the configuration timed instead of the default one.
     Returns [a dict of the figures (see ROW)]: eager, then compiled."""
-    defaults = flags.parser(cls).parse_args([])
-    runs = [_fresh(cls, mnist, device)] + ([_fresh(cls, mnist, device, compiled=True)] if compile else [])
+    defaults = flags.parser(cls).parse_args(argv)
+    runs = [_fresh(cls, mnist, device, argv)] + ([_fresh(cls, mnist, device, argv, compiled=True)] if compile else [])
     rates, warmups = _rates(runs, iters, warmup, device, precision)
     model = runs[0][0]
     begun = time.perf_counter()
@@ -60,7 +61,7 @@ def bench(cls, mnist, device, iters, warmup, checkpoint=None, precision="fp32", 
                            precision)[0][0]
     rows = []
     for rate, compiled in zip(rates, (False, True)):
-        rows.append({"model": name(cls), "precision": precision, "compile": compiled, "rate": rate,
+        rows.append({"model": name(cls), "flags": shlex.join(argv), "precision": precision, "compile": compiled, "rate": rate,
                      "speedup": rate / rates[0] if compiled else None,
                      "compile_seconds": warmups[1] - warmups[0] if compiled else None,
                      "late_rate": None if compiled else late_rate, "late_iteration": None if compiled else late_iteration,
@@ -75,11 +76,11 @@ def name(cls):
     return cls.__name__.lower()
 
 
-def _fresh(cls, mnist, device, compiled=False):
-    """A fresh model of cls's default configuration (seed 0), its optimizer, minibatch stream and
-    loss (train.compiled's, or None: its own)."""
+def _fresh(cls, mnist, device, argv=(), compiled=False):
+    """A fresh model of the run-script flags argv (default: cls's default configuration), seed 0,
+    its optimizer, minibatch stream and loss (train.compiled's, or None: its own)."""
     torch.manual_seed(0)
-    defaults = flags.parser(cls).parse_args([])
+    defaults = flags.parser(cls).parse_args(argv)
     model = cls.from_flags(defaults, 0, mnist).to(device)
     return model, train.optimizer(model), model.batches(mnist, defaults, 0, 0), train.compiled(model) if compiled else None
 
@@ -93,7 +94,8 @@ def _row(r):
     late = f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–"
     gpu = f", GPU {r['gpu_mb']:.0f} MB" if r["gpu_mb"] is not None else ""
     compiled = r.get("compile")
-    return [r["model"], r["precision"] + (" compiled" if compiled else ""), f"{r['rate']:.1f}",
+    return [r["model"], " ".join(filter(None, (r.get("flags"), r["precision"]))) + (" compiled" if compiled else ""),
+            f"{r['rate']:.1f}",
             f"{r['speedup']:.2f}" if compiled else "–", f"{r['compile_seconds']:.0f} s" if compiled else "–", late,
             f"{r['train_minutes']:.1f} min for {r['iterations']}", f"{r['eval_seconds']:.1f} s",
             f"{r['peak_rss_mb']:.0f} MB{gpu}"]
@@ -122,11 +124,11 @@ def _rates(runs, iters, warmup, device, precision):
     return [sorted(r)[len(r) // 2] for r in rates], warmups
 
 
-def profile(cls, mnist, device, steps, warmup, precision):
-    """Profile `steps` training steps after `warmup` from a fresh model of cls's default
-    configuration (torch.profiler). Returns milliseconds per step of the operators' own CPU time:
+def profile(cls, mnist, device, steps, warmup, precision, argv=()):
+    """Profile `steps` training steps after `warmup` from a fresh model of the run-script flags
+    argv (default: cls's default configuration) (torch.profiler). Returns milliseconds per step of the operators' own CPU time:
     {"ops_ms": all of them, "products_ms": the matrix products' (aten::mm and aten::addmm)}."""
-    model, optimizer, stream, _ = _fresh(cls, mnist, device)
+    model, optimizer, stream, _ = _fresh(cls, mnist, device, argv)
     for _ in range(warmup):
         train.step(model, optimizer, next(stream), precision)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
@@ -162,11 +164,18 @@ def main(argv=None):
                         "(the published ones: results/bench-<machine>.json)")
     p.add_argument("--jobs-iters", type=flags.natural_int, default=1000,
                    help="VAE iterations per replicate for the --jobs 2 against --jobs 1 timing (0: skip it)")
+    p.add_argument("--flags", default="", metavar="FLAGS",
+                   help="the run script's flags of the configuration timed, e.g. --flags='--code once' (default: "
+                        "the model's default configuration; one model in --models); --against times that commit's "
+                        "default configuration")
     p.add_argument("--against", metavar="COMMIT",
                    help="also time that commit's code with the same flags, on this machine and in this run: its "
                         "benchmark (in a temporary git worktree) runs before and after this code's; the record "
                         "holds both")
     args = p.parse_args(argv)
+    model_argv = shlex.split(args.flags)
+    if model_argv and len(args.models) != 1:
+        p.error("--flags: name one model in --models")
     runtime.start(args.threads)  # as the run scripts do
     why = runtime.no_bf16(args.device)
     precisions = args.precision or ["fp32"] + ([] if why else ["bf16"])
@@ -193,18 +202,19 @@ def main(argv=None):
     results = []
     chosen = [cls for cls in models.ALL if name(cls) in args.models]
     for cls in chosen:
-        late = newest_checkpoint(args.checkpoints, cls.run_name(flags.parser(cls).parse_args([])))
+        late = newest_checkpoint(args.checkpoints, cls.run_name(flags.parser(cls).parse_args(model_argv)))
         for precision in precisions:
             try:
                 results += bench(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, late, precision,
-                                 compile=not (args.eager or no_compile))
+                                 compile=not (args.eager or no_compile), argv=model_argv)
             except UserError as e:  # a model built on another run that is not there
                 print(f"{name(cls)}: not timed: {e}")
                 break
     if args.profile:  # after every timing: the profiler's memory would raise the peak RSS above
         for r in [r for r in results if not r["compile"]]:
             cls = next(c for c in chosen if name(c) == r["model"])
-            r.update(profile(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, r["precision"]))
+            r.update(profile(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, r["precision"],
+                             model_argv))
     if args.against:
         theirs.append(against(args.against, args))
     rows = [ROW] + [_row(r) for r in results]
@@ -256,17 +266,18 @@ def against(commit, args, run=subprocess.run):
 
 
 def compared(ours, theirs, commit):
-    """Lines of this code's rates against `commit`'s: ours, bench's rows; theirs, its two records
-    (before and after ours). Its rate is the mean of its two runs'."""
+    """Lines of this code's rates against `commit`'s: ours, bench's rows (of the configuration
+    --flags names, if any); theirs, its two records (before and after ours, of its default
+    configuration). Its rate is the mean of its two runs'."""
     lines = []
     for r in ours:
         found = [t["rate"] for record in theirs for t in record["rows"]
                  if (t["model"], t["precision"], t["compile"]) == (r["model"], r["precision"], r["compile"])]
         if len(found) == 2:
             rate = sum(found) / 2
-            lines.append(f"{r['model']} {r['precision']}{' compiled' if r['compile'] else ''}: {r['rate']:.1f} it/s "
-                         f"here, {rate:.1f} at {commit} ({found[0]:.1f} before, {found[1]:.1f} after): "
-                         f"{r['rate'] / rate:.2f}x")
+            label = " ".join(filter(None, (r["model"], r.get("flags"), r["precision"], "compiled" if r["compile"] else "")))
+            lines.append(f"{label}: {r['rate']:.1f} it/s here, {rate:.1f} at {commit} ({found[0]:.1f} before, "
+                         f"{found[1]:.1f} after): {r['rate'] / rate:.2f}x")
     return lines
 
 

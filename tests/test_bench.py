@@ -104,3 +104,14 @@ def test_against_times_another_commit_in_a_worktree_before_and_after_this_code(t
     saved = json.load(open(out_file))
     assert saved["against"]["commit"] == "0123abc"
     assert [saved["against"][k]["rows"][0]["rate"] for k in ("before", "after")] == [10.0, 20.0]
+
+
+def test_flags_time_another_configuration_of_one_model(tmp_path, capsys):
+    """--flags: the run script's flags of the configuration timed, named in its row; one model only."""
+    common = ["--eager", "--precision", "fp32", "--iters", "3", "--warmup", "1", "--data-dir", DATA_DIR,
+              "--jobs-iters", "0", "--checkpoints", str(tmp_path)]
+    assert bench.main(["--models", "vae", "--flags", "--z 2 --beta 4", *common]) == 0
+    assert re.search(r"^vae\s+--z 2 --beta 4 fp32\s+\d+\.\d\s", capsys.readouterr().out, re.M)
+    with pytest.raises(SystemExit):
+        bench.main(["--models", "vae", "gmvae", "--flags", "--z 2", *common])
+    assert "--flags: name one model in --models" in capsys.readouterr().err
