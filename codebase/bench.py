@@ -6,6 +6,7 @@ import os
 import platform
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -255,6 +256,7 @@ def against(commit, args, run=subprocess.run):
         tree, out = os.path.join(d, "tree"), os.path.join(d, "record.json")
         run(["git", "-C", root, "worktree", "add", "--detach", "--quiet", tree, commit], check=True)
         try:
+            shutil.rmtree(os.path.join(tree, "checkpoints"), ignore_errors=True)  # the repository's empty folder
             os.symlink(os.path.abspath("checkpoints"), os.path.join(tree, "checkpoints"))
             print(f"timing {commit}: {shlex.join(['python', '-m', 'codebase.bench', *argv])}", flush=True)
             run([sys.executable, "-m", "codebase.bench", *argv, "--record", out], cwd=tree, check=True,

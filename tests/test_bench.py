@@ -74,7 +74,8 @@ def test_against_times_another_commit_in_a_worktree_before_and_after_this_code(t
     def run(argv, cwd=None, **kw):
         calls.append((argv, cwd))
         if argv[3:5] == ["worktree", "add"]:
-            os.makedirs(argv[-2])
+            os.makedirs(os.path.join(argv[-2], "checkpoints"))  # the repository's own, with its .gitkeep
+            open(os.path.join(argv[-2], "checkpoints", ".gitkeep"), "w").close()
         if "--record" in argv:
             links.append(os.readlink(os.path.join(cwd, "checkpoints")))
             rate = 10.0 * sum("--record" in a for a, _ in calls)
