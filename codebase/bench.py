@@ -171,8 +171,10 @@ def main(argv=None):
                         "default configuration")
     p.add_argument("--against", metavar="COMMIT",
                    help="also time that commit's code with the same flags, on this machine and in this run: its "
-                        "benchmark (in a temporary git worktree) runs before and after this code's; the record "
-                        "holds both")
+                        "benchmark (in a temporary git worktree) and this code's timing alternate, --rounds of "
+                        "ours between --rounds + 1 of its; the record holds both")
+    p.add_argument("--rounds", type=flags.positive_int, default=3,
+                   help="with --against: our timings; each row is the round of median rate")
     args = p.parse_args(argv)
     model_argv = shlex.split(args.flags)
     if model_argv and len(args.models) != 1:
@@ -191,33 +193,42 @@ def main(argv=None):
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs, {platform.platform()}")
     print(f"peak RSS after importing torch and torchvision: {baseline:.0f} MB")
-    theirs = []
-    if args.against:  # theirs before and after ours, so that a drift of the machine's speed touches both alike
-        theirs.append(against(args.against, args))
     try:
         mnist = data.load_mnist(args.data_dir, args.device)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     print(f"peak RSS after loading MNIST: {peak_rss_mb():.0f} MB")
-    results = []
     chosen = [cls for cls in models.ALL if name(cls) in args.models]
-    for cls in chosen:
-        late = newest_checkpoint(args.checkpoints, cls.run_name(flags.parser(cls).parse_args(model_argv)))
-        for precision in precisions:
-            try:
-                results += bench(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, late, precision,
-                                 compile=not (args.eager or no_compile), argv=model_argv)
-            except UserError as e:  # a model built on another run that is not there
-                print(f"{name(cls)}: not timed: {e}")
-                break
+
+    def timed():
+        rows = []
+        for cls in chosen:
+            late = newest_checkpoint(args.checkpoints, cls.run_name(flags.parser(cls).parse_args(model_argv)))
+            for precision in precisions:
+                try:
+                    rows += bench(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, late, precision,
+                                  compile=not (args.eager or no_compile), argv=model_argv)
+                except UserError as e:  # a model built on another run that is not there
+                    print(f"{name(cls)}: not timed: {e}")
+                    break
+        return rows
+
+    # With --against, its runs and ours alternate, theirs first and last, so that the drifts of a shared
+    # machine's speed touch both alike; each row is then our round of median rate.
+    theirs, rounds = [], []
+    for _ in range(args.rounds if args.against else 1):
+        if args.against:
+            theirs.append(against(args.against, args))
+        rounds.append(timed())
+    if args.against:
+        theirs.append(against(args.against, args))
+    results = [median_round(found) for found in zip(*rounds)]
     if args.profile:  # after every timing: the profiler's memory would raise the peak RSS above
         for r in [r for r in results if not r["compile"]]:
             cls = next(c for c in chosen if name(c) == r["model"])
             r.update(profile(cls, mnist, args.device, args.iters or cls.bench_iters, args.warmup, r["precision"],
                              model_argv))
-    if args.against:
-        theirs.append(against(args.against, args))
     rows = [ROW] + [_row(r) for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -232,7 +243,7 @@ def main(argv=None):
     record = {"command": command, **runtime.provenance(args.device), "baseline_rss_mb": baseline, "rows": results,
               "jobs": jobs_ratio(args.jobs_iters, args.data_dir) if args.jobs_iters else None}
     if args.against:
-        record["against"] = {"commit": theirs[0]["commit"], "before": theirs[0], "after": theirs[1]}
+        record["against"] = {"commit": theirs[0]["commit"], "runs": theirs}
     if args.record:
         files.write_json(args.record, record)
         print(f"wrote {args.record}")
@@ -267,19 +278,26 @@ def against(commit, args, run=subprocess.run):
             run(["git", "-C", root, "worktree", "remove", "--force", tree], check=True)
 
 
+def median_round(found):
+    """One row's figures in each round -> those of the round of median rate, with "rates": every round's"""
+    rates = [r["rate"] for r in found]
+    return {**sorted(found, key=lambda r: r["rate"])[len(found) // 2], "rates": rates}
+
+
 def compared(ours, theirs, commit):
     """Lines of this code's rates against `commit`'s: ours, bench's rows (of the configuration
-    --flags names, if any); theirs, its two records (before and after ours, of its default
-    configuration). Its rate is the mean of its two runs'."""
+    --flags names, if any, see median_round); theirs, its records (of its default configuration),
+    whose median rate is taken."""
     lines = []
     for r in ours:
         found = [t["rate"] for record in theirs for t in record["rows"]
                  if (t["model"], t["precision"], t["compile"]) == (r["model"], r["precision"], r["compile"])]
-        if len(found) == 2:
-            rate = sum(found) / 2
+        if found:
+            rate = sorted(found)[len(found) // 2]
             label = " ".join(filter(None, (r["model"], r.get("flags"), r["precision"], "compiled" if r["compile"] else "")))
-            lines.append(f"{label}: {r['rate']:.1f} it/s here, {rate:.1f} at {commit} ({found[0]:.1f} before, "
-                         f"{found[1]:.1f} after): {r['rate'] / rate:.2f}x")
+            lines.append(f"{label}: {r['rate']:.1f} it/s here (median of {', '.join(f'{x:.1f}' for x in r['rates'])}), "
+                         f"{rate:.1f} at {commit} (median of {', '.join(f'{x:.1f}' for x in found)}): "
+                         f"{r['rate'] / rate:.2f}x")
     return lines
 
 

@@ -67,8 +67,8 @@ def test_jobs_ratio_times_jobs_2_against_jobs_1(capsys):
 
 def test_against_times_another_commit_in_a_worktree_before_and_after_this_code(tmp_path, capsys, monkeypatch):
     """--against COMMIT: that commit's benchmark with the same timing flags, in a git worktree of it
-    that sees this folder's checkpoints, run before and after this code's; the ratio of the rates is
-    printed (against the mean of its two) and the record holds its two records."""
+    that sees this folder's checkpoints, alternating with this code's rounds, first and last; the
+    ratio of the median rates is printed and the record holds its records."""
     calls, links = [], []
 
     def run(argv, cwd=None, **kw):
@@ -92,19 +92,22 @@ def test_against_times_another_commit_in_a_worktree_before_and_after_this_code(t
     assert timed[timed.index("--jobs-iters") + 1] == "0" and "--eager" in timed and "--against" not in timed
     assert timed[timed.index("--checkpoints") + 1] == os.path.abspath("ckpt") and record["rows"][0]["rate"] == 10.0
     assert links == [os.path.abspath("checkpoints")]  # where a model built on another run finds it
-    theirs = [record, bench.against("0123abc", args, run=run)]
+    theirs = [record, bench.against("0123abc", args, run=run), bench.against("0123abc", args, run=run)]
     monkeypatch.setattr(bench, "against", lambda commit, args: theirs.pop(0))
     out_file = tmp_path / "record.json"
     assert bench.main(["--models", "vae", "--eager", "--precision", "fp32", "--iters", "3", "--warmup", "1",
                        "--data-dir", DATA_DIR, "--jobs-iters", "0", "--checkpoints", str(tmp_path),
-                       "--against", "0123abc", "--record", str(out_file)]) == 0
+                       "--against", "0123abc", "--rounds", "2", "--record", str(out_file)]) == 0
+    assert theirs == []  # its runs: before, between and after our two rounds
     out = capsys.readouterr().out
     rate = float(re.search(r"^vae\s+fp32\s+(\d+\.\d)\s", out, re.M)[1])
-    line = re.search(r"^vae fp32: (\d+\.\d) it/s here, 15\.0 at 0123abc \(10\.0 before, 20\.0 after\): (\d+\.\d\d)x$", out, re.M)
-    assert float(line[1]) == rate and float(line[2]) == pytest.approx(rate / 15, abs=0.01)
+    line = re.search(r"^vae fp32: (\d+\.\d) it/s here \(median of (\d+\.\d), (\d+\.\d)\), 20\.0 at 0123abc "
+                     r"\(median of 10\.0, 20\.0, 30\.0\): (\d+\.\d\d)x$", out, re.M)
+    assert float(line[1]) == rate == max(float(line[2]), float(line[3]))  # of two rounds, the upper median
+    assert float(line[4]) == pytest.approx(rate / 20, abs=0.01)
     saved = json.load(open(out_file))
     assert saved["against"]["commit"] == "0123abc"
-    assert [saved["against"][k]["rows"][0]["rate"] for k in ("before", "after")] == [10.0, 20.0]
+    assert [r["rows"][0]["rate"] for r in saved["against"]["runs"]] == [10.0, 20.0, 30.0]
 
 
 def test_flags_time_another_configuration_of_one_model(tmp_path, capsys):
