@@ -25,6 +25,10 @@ WORDS = {  # the generated README text, by language: English, Spanish
     "variants": ({"bf16": ", bf16 products", "fp32 compiled": ", compiled", "bf16 compiled": ", compiled, bf16 products"},
                  {"bf16": ", productos en bf16", "fp32 compiled": ", compilado",
                   "bf16 compiled": ", compilado, productos en bf16"}),
+    "against": ("{} ({}), `{}`: this commit's steps and another's, their runs alternated in one run "
+                "(medians of each's runs):",
+                "{} ({}), `{}`: los pasos de este commit y los de otro, sus ejecuciones alternadas en una sola "
+                "(medianas de las de cada uno):"),
     "jobs": ("{} ({}): two VAE replicates of {} iterations took {:.1f} s with `--jobs 2` ({} thread each) and "
              "{:.1f} s with `--jobs 1`, a ratio of {:.2f}, start-up and evaluation included.",
              "{} ({}): dos réplicas del VAE de {} iteraciones tardaron {:.1f} s con `--jobs 2` ({} hilo cada una) y "
@@ -222,7 +226,8 @@ def speed_rows(benches, lang):
     for b in benches:
         for r in b["rows"]:
             compiled = r.get("compile")
-            speed.append(f"| {_where(b)} | {b['date'][:10]} | {r['model']} | {records.variant(r)} | {r['rate']:.1f} | "
+            model = " ".join(filter(None, (r["model"], r.get("flags") and f"`{r['flags']}`")))
+            speed.append(f"| {_where(b)} | {b['date'][:10]} | {model} | {records.variant(r)} | {r['rate']:.1f} | "
                          + (f"{r['speedup']:.2f} | {r['compile_seconds']:.0f} s | " if compiled else "– | – | ")
                          + (f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–")
                          + f" | {r['train_minutes']:.1f} min ({r['iterations']} it.) | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
@@ -231,6 +236,10 @@ def speed_rows(benches, lang):
         speed += ["", _word("profile", lang), "| --- | --- | --- | --- | --- |"]
         speed += [f"| {_where(b)} | {r['model']} | "
                   f"{r['precision']} | {r['ops_ms']:.2f} ms | {r['products_ms']:.2f} ms |" for b, r in profiled]
+    for b in benches:
+        if b.get("against"):  # another commit's steps, timed in the same run
+            speed += ["", _word("against", lang).format(b["cpu"], b["date"][:10], b["command"]), ""]
+            speed += [f"- {line}" for line in bench.compared(b["rows"], b["against"]["runs"], b["against"]["commit"][:7])]
     for b in benches:
         if b.get("jobs"):
             j = b["jobs"]
