@@ -22,6 +22,7 @@ declare -A TRIAL=(
   [G]="--m1_iter_max 60000 --iter_max 90000 --code once"     # the defaults of 6244f7a (D, M2 90000) with M1's posterior computed once per image on its grey levels and drawn from at each step, as the paper's code does
   [H]="--m1_iter_max 60000 --iter_max 90000 --code once --lr_end 0"  # G with M2's learning rate falling to 0 along a half cosine
   [K]="--m1_iter_max 60000 --iter_max 180000 --code once --resume"  # G (H did no better) with M2 trained twice as long (--resume: G's run, if there, is continued)
+  [G1]="--m1_iter_max 60000 --iter_max 90000 --code once --run 1"  # G on seed 1, beside the defaults' seed 1 (its M1: run_vae.py at 6244f7a, clean)
 )
 for t in "$@"; do
   [[ -v "TRIAL[$t]" ]] || { echo "unknown trial $t; known: ${!TRIAL[*]}" >&2; exit 2; }
