@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# M1+M2's ablation (docs/m1m2.md): each trial is one run of run_m1m2.py, seed 0, varied one
+# M1+M2's ablation (docs/m1m2.md): each trial is one run of run_m1m2.py, seed 0 (G1: 1), varied one
 # setting at a time from the best so far, and judged on the validation accuracy (the test accuracy
 # is recorded, never used to choose). A to F ran with compiled steps for speed; G on run eager, as
 # run_m1m2.py trains by default.
