@@ -1,12 +1,10 @@
 """Speed and memory of training and evaluation on this machine: python -m codebase.bench"""
 import argparse
 import glob
-import json
 import os
 import platform
 import resource
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,7 +13,7 @@ import time
 import torch
 import torchvision  # noqa: F401  (imported before the baseline: the run scripts import it too)
 
-from codebase import UserError, data, files, flags, models, runtime, train
+from codebase import UserError, against, data, files, flags, models, records, runtime, train
 
 WINDOWS = 7  # the rate is the median of this many windows: a shared machine's speed drifts
 
@@ -95,8 +93,7 @@ def _row(r):
     late = f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–"
     gpu = f", GPU {r['gpu_mb']:.0f} MB" if r["gpu_mb"] is not None else ""
     compiled = r.get("compile")
-    return [r["model"], " ".join(filter(None, (r.get("flags"), r["precision"]))) + (" compiled" if compiled else ""),
-            f"{r['rate']:.1f}",
+    return [r["model"], " ".join(filter(None, (r.get("flags"), records.variant(r)))), f"{r['rate']:.1f}",
             f"{r['speedup']:.2f}" if compiled else "–", f"{r['compile_seconds']:.0f} s" if compiled else "–", late,
             f"{r['train_minutes']:.1f} min for {r['iterations']}", f"{r['eval_seconds']:.1f} s",
             f"{r['peak_rss_mb']:.0f} MB{gpu}"]
@@ -219,11 +216,11 @@ def main(argv=None):
     theirs, rounds = [], []
     for _ in range(args.rounds if args.against else 1):
         if args.against:
-            theirs.append(against(args.against, args))
+            theirs.append(against.record(args.against, args))
         rounds.append(timed())
     if args.against:
-        theirs.append(against(args.against, args))
-    results = [median_round(found) for found in zip(*rounds)]
+        theirs.append(against.record(args.against, args))
+    results = [against.median_round(found) for found in zip(*rounds)]
     if args.profile:  # after every timing: the profiler's memory would raise the peak RSS above
         for r in [r for r in results if not r["compile"]]:
             cls = next(c for c in chosen if name(c) == r["model"])
@@ -238,7 +235,7 @@ def main(argv=None):
             print(f"profile, {r['model']} {r['precision']}: operators {r['ops_ms']:.2f} ms per step, of which "
                   f"matrix products {r['products_ms']:.2f} ms")
     if args.against:
-        for line in compared(results, theirs, args.against):
+        for line in against.compared(results, theirs, args.against):
             print(line)
     record = {"command": command, **runtime.provenance(args.device), "baseline_rss_mb": baseline, "rows": results,
               "jobs": jobs_ratio(args.jobs_iters, args.data_dir) if args.jobs_iters else None}
@@ -248,57 +245,6 @@ def main(argv=None):
         files.write_json(args.record, record)
         print(f"wrote {args.record}")
     return 0
-
-
-def against(commit, args, run=subprocess.run):
-    """The record of `commit`'s benchmark with the timing flags of args (no --profile, --record or
-    --against; its --jobs-iters 0), run in a temporary git worktree of that commit whose checkpoints
-    folder is this one's (the models built on another run find it). run: how a command is run
-    (subprocess.run). Returns its record (a dict, see main)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    argv = ["--models", *args.models, "--warmup", str(args.warmup), "--device", str(args.device),
-            "--data-dir", os.path.abspath(args.data_dir), "--checkpoints", os.path.abspath(args.checkpoints),
-            "--jobs-iters", "0"]
-    for flag, value in (("--iters", args.iters), ("--threads", args.threads)):
-        if value:
-            argv += [flag, str(value)]
-    argv += (["--precision", *args.precision] if args.precision else []) + (["--eager"] if args.eager else [])
-    with tempfile.TemporaryDirectory() as d:
-        tree, out = os.path.join(d, "tree"), os.path.join(d, "record.json")
-        run(["git", "-C", root, "worktree", "add", "--detach", "--quiet", tree, commit], check=True)
-        try:
-            shutil.rmtree(os.path.join(tree, "checkpoints"), ignore_errors=True)  # the repository's empty folder
-            os.symlink(os.path.abspath("checkpoints"), os.path.join(tree, "checkpoints"))
-            print(f"timing {commit}: {shlex.join(['python', '-m', 'codebase.bench', *argv])}", flush=True)
-            run([sys.executable, "-m", "codebase.bench", *argv, "--record", out], cwd=tree, check=True,
-                stdout=subprocess.DEVNULL)
-            with open(out) as f:
-                return json.load(f)
-        finally:
-            run(["git", "-C", root, "worktree", "remove", "--force", tree], check=True)
-
-
-def median_round(found):
-    """One row's figures in each round -> those of the round of median rate, with "rates": every round's"""
-    rates = [r["rate"] for r in found]
-    return {**sorted(found, key=lambda r: r["rate"])[len(found) // 2], "rates": rates}
-
-
-def compared(ours, theirs, commit):
-    """Lines of this code's rates against `commit`'s: ours, bench's rows (of the configuration
-    --flags names, if any, see median_round); theirs, its records (of its default configuration),
-    whose median rate is taken."""
-    lines = []
-    for r in ours:
-        found = [t["rate"] for record in theirs for t in record["rows"]
-                 if (t["model"], t["precision"], t["compile"]) == (r["model"], r["precision"], r["compile"])]
-        if found:
-            rate = sorted(found)[len(found) // 2]
-            label = " ".join(filter(None, (r["model"], r.get("flags"), r["precision"], "compiled" if r["compile"] else "")))
-            lines.append(f"{label}: {r['rate']:.1f} it/s here (median of {', '.join(f'{x:.1f}' for x in r['rates'])}), "
-                         f"{rate:.1f} at {commit} (median of {', '.join(f'{x:.1f}' for x in found)}): "
-                         f"{r['rate'] / rate:.2f}x")
-    return lines
 
 
 def jobs_ratio(iters, data_dir, run=subprocess.run):

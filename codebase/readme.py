@@ -7,7 +7,7 @@ import os
 import re
 import statistics
 
-from codebase import bench, flags, models, records
+from codebase import against, bench, flags, models, records
 from codebase.page import course, digits, fmt, published, sweep_rows, sweeps
 from codebase.records import mean_se
 
@@ -239,7 +239,7 @@ def speed_rows(benches, lang):
     for b in benches:
         if b.get("against"):  # another commit's steps, timed in the same run
             speed += ["", _word("against", lang).format(b["cpu"], b["date"][:10], b["command"]), ""]
-            speed += [f"- {line}" for line in bench.compared(b["rows"], b["against"]["runs"], b["against"]["commit"][:7])]
+            speed += [f"- {line}" for line in against.compared(b["rows"], b["against"]["runs"], b["against"]["commit"][:7])]
     for b in benches:
         if b.get("jobs"):
             j = b["jobs"]

@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from codebase import bench, runtime, train
+from codebase import against, bench, runtime, train
 from codebase.vae import VAE
 from conftest import DATA_DIR
 
@@ -85,15 +85,15 @@ def test_against_times_another_commit_in_a_worktree_before_and_after_this_code(t
 
     args = argparse.Namespace(models=["vae"], warmup=1, device="cpu", data_dir=DATA_DIR, checkpoints="ckpt",
                               iters=3, threads=2, precision=["fp32"], eager=True)
-    record = bench.against("0123abc", args, run=run)
+    record = against.record("0123abc", args, run=run)
     (add, _), (timed, cwd), (remove, _) = calls
     assert add[3:] == ["worktree", "add", "--detach", "--quiet", cwd, "0123abc"] and remove[3:5] == ["worktree", "remove"]
     assert timed[1:3] == ["-m", "codebase.bench"] and timed[timed.index("--models") + 1] == "vae"
     assert timed[timed.index("--jobs-iters") + 1] == "0" and "--eager" in timed and "--against" not in timed
     assert timed[timed.index("--checkpoints") + 1] == os.path.abspath("ckpt") and record["rows"][0]["rate"] == 10.0
     assert links == [os.path.abspath("checkpoints")]  # where a model built on another run finds it
-    theirs = [record, bench.against("0123abc", args, run=run), bench.against("0123abc", args, run=run)]
-    monkeypatch.setattr(bench, "against", lambda commit, args: theirs.pop(0))
+    theirs = [record, against.record("0123abc", args, run=run), against.record("0123abc", args, run=run)]
+    monkeypatch.setattr(against, "record", lambda commit, args: theirs.pop(0))
     out_file = tmp_path / "record.json"
     assert bench.main(["--models", "vae", "--eager", "--precision", "fp32", "--iters", "3", "--warmup", "1",
                        "--data-dir", DATA_DIR, "--jobs-iters", "0", "--checkpoints", str(tmp_path),
