@@ -23,7 +23,12 @@ class ConcatLinear(nn.Linear):
         """a: tensor: (..., d_a); y: tensor: (..., d_y) or None (d_y = 0), broadcastable against a
         Returns: tensor: (broadcast leading dims, d_out)
         """
-        h = F.linear(a, self.weight[:, :self.d_a], self.bias)
+        h = F.linear(a.reshape(-1, self.d_a), self.weight[:, :self.d_a], self.bias)
+        if a.dim() != 2:
+            # F.linear's own product on the flattened rows, its result reshaped without becoming a view for
+            # autograd (as torch.matmul's is): in place on a view (add_ below, an in-place activation
+            # after), autograd would copy the whole layer's output and gradient in the backward pass.
+            h = torch.ops.aten._unsafe_view(h, (*a.shape[:-1], h.shape[-1]))
         if y is None:
             return h
         hy = F.linear(y, self.weight[:, self.d_a:])
@@ -39,7 +44,7 @@ class ELU(nn.Module):
         return utils.elu_(x)
 
 
-ACTIVATIONS = {"elu": ELU, "softplus": nn.Softplus}  # by the name a run script's --activation takes
+ACTIVATIONS = {"elu": ELU, "relu": nn.ReLU, "softplus": nn.Softplus}  # by the name a run script's --activation takes
 
 
 class MLP(nn.Module):

@@ -5,6 +5,7 @@ import copy
 import torch
 from torch import nn
 
+from codebase import utils
 from codebase.nets import ConcatLinear, Decoder, Encoder
 from codebase.ssvae import SSVAE
 
@@ -29,6 +30,22 @@ def test_concat_linear_broadcasts_every_label_against_one_input():
     for label in range(4):
         want = layer(a, torch.eye(4)[label].expand(6, 4))
         assert torch.allclose(out[label], want, atol=1e-6)
+
+
+def test_concat_linear_on_rows_of_any_rank_is_no_view_and_its_gradients_are_autograds():
+    # A view's in-place update (the label's add_, the ELU after it) would make autograd copy the
+    # layer's whole output and gradient (CopySlices): the output of 3-D inputs is no view.
+    torch.manual_seed(0)
+    layer = ConcatLinear(3, 4, 5)
+    a, y = torch.randn(4, 6, 3, requires_grad=True), torch.eye(4).unsqueeze(1)  # (4, 6, 3) against (4, 1, 4)
+    out = layer(a, y)
+    assert out._base is None and out.shape == (4, 6, 5)
+    want = nn.functional.linear(torch.cat([a, y.expand(4, 6, 4)], -1), layer.weight, layer.bias)
+    assert torch.allclose(out, want, atol=1e-6)
+    g = torch.randn(4, 6, 5)
+    got = torch.autograd.grad(utils.elu_(out).mul(g).sum(), (a, layer.weight, layer.bias))
+    ref = torch.autograd.grad(nn.functional.elu(want).mul(g).sum(), (a, layer.weight, layer.bias))
+    assert all(torch.allclose(x, r, atol=1e-5) for x, r in zip(got, ref))
 
 
 def course_ssvae(z_dim=64, y_dim=10):
