@@ -32,14 +32,18 @@ class M2(SSVAE):
     loss still adds the labelled cross-entropy.
     """
 
-    def __init__(self, a_dim=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0):
-        self.a_dim, self.hidden, self.layers = a_dim, hidden, layers  # read by networks(), which SSVAE.__init__ calls
+    def __init__(self, a_dim=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0,
+                 activation="elu"):
+        # read by networks(), which SSVAE.__init__ calls
+        self.a_dim, self.hidden, self.layers, self.activation = a_dim, hidden, layers, activation
         super().__init__(z_dim, y_dim, gen_weight, class_weight)
 
     def networks(self):
-        """(q(z | a, y), p(a | z, y): mean and variance, q(y | a)): MLPs of `layers` hidden layers of width `hidden`"""
-        return (Encoder(self.z_dim, self.a_dim, self.y_dim, self.hidden, self.layers),
-                Decoder(self.z_dim, 2 * self.a_dim, self.y_dim, self.hidden, self.layers),
+        """(q(z | a, y), p(a | z, y): mean and variance, q(y | a)): MLPs of `layers` hidden layers of width
+        `hidden`, `activation`'s in the encoder and decoder, ReLU in the classifier (as the SSVAE's)"""
+        act = ACTIVATIONS[self.activation]
+        return (Encoder(self.z_dim, self.a_dim, self.y_dim, self.hidden, self.layers, act),
+                Decoder(self.z_dim, 2 * self.a_dim, self.y_dim, self.hidden, self.layers, act),
                 Classifier(self.y_dim, self.a_dim, self.hidden, self.layers))
 
     def log_likelihood(self, a, out):
@@ -69,6 +73,8 @@ class M1M2(Model):
              flag("--z", type=positive_int, default=10, help="M2's latent dimension"),
              flag("--hidden", type=positive_int, default=500, help="the width of M2's networks"),
              flag("--layers", type=positive_int, default=1, help="M2's networks' hidden layers"),
+             flag("--activation", choices=tuple(ACTIVATIONS), default="elu",
+                  help="the activation of M2's encoder and decoder (its classifier's: ReLU)"),
              flag("--code", choices=("sample", "mean", "once"), default="sample",
                   help="M1's code at every step: drawn from q(z1 | x) of the freshly binarized images (sample), "
                        "its mean (mean), or drawn from q(z1 | x) computed once per image on its grey levels (once)"),
@@ -83,7 +89,7 @@ class M1M2(Model):
              flag("--m1_iter_max", type=positive_int, default=M1_ITERATIONS,
                   help="M1's training iterations (run_vae.py's --iter_max)"))
     named_by = ("gw", "cw", "z", "hidden", "layers", "code")
-    named_if_changed = ("lr_end", "m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
+    named_if_changed = ("activation", "lr_end", "m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
     trained_after = ("m1_run", "M1")
     pictures = SSVAE.pictures
     published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="sample",
@@ -92,20 +98,21 @@ class M1M2(Model):
     samples, no_pictures = SSVAE.samples, SSVAE.no_pictures  # the SSVAE's pictures, seen from the pixels
 
     def __init__(self, m1_z=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0,
-                 code="sample", m1_hidden=300, m1_layers=2, m1_activation="elu", m1_run=None):
+                 code="sample", activation="elu", m1_hidden=300, m1_layers=2, m1_activation="elu", m1_run=None):
         super().__init__()
         self.m1_z, self.z_dim, self.hidden, self.layers, self.y_dim = m1_z, z_dim, hidden, layers, y_dim
         self.gen_weight, self.class_weight, self.code, self.m1_run = gen_weight, class_weight, code, m1_run
+        self.activation = activation
         self.m1_hidden, self.m1_layers, self.m1_activation = m1_hidden, m1_layers, m1_activation
         self.m1 = VAE(m1_z, hidden=m1_hidden, layers=m1_layers, activation=m1_activation).requires_grad_(False)
-        self.m2 = M2(m1_z, z_dim, hidden, layers, y_dim, gen_weight, class_weight)
+        self.m2 = M2(m1_z, z_dim, hidden, layers, y_dim, gen_weight, class_weight, activation)
         self.register_buffer("active", torch.ones(m1_z, dtype=torch.bool))
 
     @classmethod
     def configuration(cls, args):
         return dict(m1_z=args.m1_z, z_dim=args.z, hidden=args.hidden, layers=args.layers, gen_weight=args.gw,
-                    class_weight=args.cw, code=args.code, m1_hidden=args.m1_hidden, m1_layers=args.m1_layers,
-                    m1_activation=args.m1_activation, m1_run=_m1_run(args, 0)[0])
+                    class_weight=args.cw, code=args.code, activation=args.activation, m1_hidden=args.m1_hidden,
+                    m1_layers=args.m1_layers, m1_activation=args.m1_activation, m1_run=_m1_run(args, 0)[0])
 
     @classmethod
     def from_flags(cls, args, seed, mnist):

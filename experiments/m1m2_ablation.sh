@@ -23,6 +23,8 @@ declare -A TRIAL=(
   [H]="--m1_iter_max 60000 --iter_max 90000 --code once --lr_end 0"  # G with M2's learning rate falling to 0 along a half cosine
   [K]="--m1_iter_max 60000 --iter_max 180000 --code once --resume"  # G (H did no better) with M2 trained twice as long (--resume: G's run, if there, is continued)
   [G1]="--m1_iter_max 60000 --iter_max 90000 --code once --run 1"  # G on seed 1, beside the defaults' seed 1 (its M1: run_vae.py at 6244f7a, clean)
+  [L]="--m1_iter_max 60000 --iter_max 90000 --code once --activation relu"  # G with ReLU in M2's encoder and decoder, whose ELU took about a fifth of the step
+  [L1]="--m1_iter_max 60000 --iter_max 90000 --code once --activation relu --run 1"  # L on seed 1, beside G1
 )
 for t in "$@"; do
   [[ -v "TRIAL[$t]" ]] || { echo "unknown trial $t; known: ${!TRIAL[*]}" >&2; exit 2; }
