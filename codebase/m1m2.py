@@ -7,6 +7,8 @@ on the code of M1, a VAE trained beforehand on all the images.
 Both hold the validation split out of training (data.validation_split): settings are chosen on
 the validation accuracy, which the run prints and records beside the test accuracy.
 """
+import argparse
+import copy
 import math
 import os
 import shlex
@@ -23,6 +25,14 @@ from codebase.vae import VAE
 
 ACTIVE_STD = 0.1  # M1's code dimensions whose posterior mean varies less over the images are left out
 M1_ITERATIONS = 60000  # M1's training by default: three times the course's VAE (docs/m1m2.md, trial D)
+
+
+def decay(s):
+    """--average's type: a number in [0, 1)"""
+    x = nonnegative_float(s)
+    if x >= 1:
+        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), e.g. 0.999, got {s!r}")
+    return x
 
 
 class M2(SSVAE):
@@ -63,6 +73,8 @@ class M1M2(Model):
     classify(x) (on M1's posterior mean), enc(x, y), dec(z, y) (pixel logits: M1's decoder at the
     mean of p(a | z, y)) and sample_sigmoid(y).
     m1_run: where M1 came from (a run name), kept in the config for the record.
+    average: with a decay > 0, the evaluation reads M2's weights averaged over training (m2_average,
+    see loss) instead of its last ones.
     The buffer `active` (m1_z,) marks the dimensions of M1's code that M2 models (see keep_active);
     M2 is built on that many inputs.
     """
@@ -78,6 +90,9 @@ class M1M2(Model):
              flag("--code", choices=("sample", "mean", "once"), default="sample",
                   help="M1's code at every step: drawn from q(z1 | x) of the freshly binarized images (sample), "
                        "its mean (mean), or drawn from q(z1 | x) computed once per image on its grey levels (once)"),
+             flag("--average", type=decay, default=0.0,
+                  help="evaluate M2's weights averaged over its training steps, an exponential moving average "
+                       "of this decay per step (e.g. 0.999); 0: its last weights"),
              flag("--lr_end", type=nonnegative_float, default=train.LR,
                   help="M2's learning rate at its last iteration: it falls from the course's 1e-3 along a half "
                        "cosine (1e-3: constant)"),
@@ -89,7 +104,7 @@ class M1M2(Model):
              flag("--m1_iter_max", type=positive_int, default=M1_ITERATIONS,
                   help="M1's training iterations (run_vae.py's --iter_max)"))
     named_by = ("gw", "cw", "z", "hidden", "layers", "code")
-    named_if_changed = ("activation", "lr_end", "m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
+    named_if_changed = ("activation", "average", "lr_end", "m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
     trained_after = ("m1_run", "M1")
     pictures = SSVAE.pictures
     published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="sample",
@@ -98,21 +113,23 @@ class M1M2(Model):
     samples, no_pictures = SSVAE.samples, SSVAE.no_pictures  # the SSVAE's pictures, seen from the pixels
 
     def __init__(self, m1_z=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0,
-                 code="sample", activation="elu", m1_hidden=300, m1_layers=2, m1_activation="elu", m1_run=None):
+                 code="sample", activation="elu", average=0.0, m1_hidden=300, m1_layers=2, m1_activation="elu",
+                 m1_run=None):
         super().__init__()
         self.m1_z, self.z_dim, self.hidden, self.layers, self.y_dim = m1_z, z_dim, hidden, layers, y_dim
         self.gen_weight, self.class_weight, self.code, self.m1_run = gen_weight, class_weight, code, m1_run
-        self.activation = activation
+        self.activation, self.average = activation, average
         self.m1_hidden, self.m1_layers, self.m1_activation = m1_hidden, m1_layers, m1_activation
         self.m1 = VAE(m1_z, hidden=m1_hidden, layers=m1_layers, activation=m1_activation).requires_grad_(False)
         self.m2 = M2(m1_z, z_dim, hidden, layers, y_dim, gen_weight, class_weight, activation)
+        self.m2_average = self._averaged(self.m2)
         self.register_buffer("active", torch.ones(m1_z, dtype=torch.bool))
 
     @classmethod
     def configuration(cls, args):
         return dict(m1_z=args.m1_z, z_dim=args.z, hidden=args.hidden, layers=args.layers, gen_weight=args.gw,
-                    class_weight=args.cw, code=args.code, activation=args.activation, m1_hidden=args.m1_hidden,
-                    m1_layers=args.m1_layers, m1_activation=args.m1_activation, m1_run=_m1_run(args, 0)[0])
+                    class_weight=args.cw, code=args.code, activation=args.activation, average=args.average,
+                    m1_hidden=args.m1_hidden, m1_layers=args.m1_layers, m1_activation=args.m1_activation, m1_run=_m1_run(args, 0)[0])
 
     @classmethod
     def from_flags(cls, args, seed, mnist):
@@ -170,6 +187,7 @@ class M1M2(Model):
         if kept != self.m2.a_dim:
             w = next(self.m2.parameters())
             self.m2 = M2(**{**self.m2.config, "a_dim": kept}).to(w.device, w.dtype)
+            self.m2_average = self._averaged(self.m2)
         self.active.copy_(active)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
@@ -199,30 +217,44 @@ class M1M2(Model):
         m, v = self.m1_posterior(x)
         return utils.sample_gaussian(m, v) if draw else m
 
+    def _averaged(self, m2):
+        """With average > 0: a frozen copy of m2, the weights the evaluation reads (see loss); else None"""
+        return copy.deepcopy(m2).requires_grad_(False) if self.average else None
+
+    @property
+    def evaluated(self):
+        """The M2 that classifies and draws: its average over training (m2_average) if kept, else M2"""
+        return self.m2_average if self.average else self.m2
+
     def loss(self, au, al, yl):
         """M2's loss (see SSVAE.loss) on M1's codes au of unlabelled images and al of the labelled
-        ones yl (see batches)."""
+        ones yl (see batches). With average > 0, first m2_average <- average * m2_average +
+        (1 - average) * M2's weights (Polyak averaging, exponential): it averages the weights each
+        step starts from and does not touch the training, which goes on as without it."""
+        if self.average:
+            with torch.no_grad():
+                torch._foreach_lerp_(list(self.m2_average.parameters()), list(self.m2.parameters()), 1 - self.average)
         return self.m2.loss(au, al, yl)
 
     def classify(self, x):
         """x: tensor: (batch, 784) -> tensor: (batch,): the most probable label of M1's mean code"""
-        return self.m2.classify(self.m1_code(x))
+        return self.evaluated.classify(self.m1_code(x))
 
     def enc(self, x, y):
         """q(z | a, y) at a = M1's mean code of x. Returns m, v: tensors: (..., z_dim)"""
-        return self.m2.enc(self.m1_code(x), y)
+        return self.evaluated.enc(self.m1_code(x), y)
 
     def dec(self, z, y):
         """Pixel logits: M1's decoder at the mean of p(a | z, y) (0 on the dimensions M2 leaves
         out). Returns tensor: (..., 784)"""
-        m = utils.gaussian_parameters(self.m2.dec(z, y))[0]
+        m = utils.gaussian_parameters(self.evaluated.dec(z, y))[0]
         a = m.new_zeros(*m.shape[:-1], len(self.active))
         a[..., self.active] = m
         return self.m1.dec(a)
 
     def sample_sigmoid(self, y):
         """y: tensor: (n,): labels -> tensor: (n, 784): Bernoulli means, z ~ p(z)"""
-        z = self.m2.sample_z(len(y))
+        z = self.evaluated.sample_z(len(y))
         return torch.sigmoid(self.dec(z, F.one_hot(y, self.y_dim).to(z.dtype)))
 
 

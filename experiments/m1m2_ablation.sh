@@ -25,6 +25,8 @@ declare -A TRIAL=(
   [G1]="--m1_iter_max 60000 --iter_max 90000 --code once --run 1"  # G on seed 1, beside the defaults' seed 1 (its M1: run_vae.py at 6244f7a, clean)
   [L]="--m1_iter_max 60000 --iter_max 90000 --code once --activation relu"  # G with ReLU in M2's encoder and decoder, whose ELU took about a fifth of the step
   [L1]="--m1_iter_max 60000 --iter_max 90000 --code once --activation relu --run 1"  # L on seed 1, beside G1
+  [N]="--m1_iter_max 60000 --iter_max 90000 --code once --activation relu --average 0.999"  # L evaluated on M2's weights averaged over its steps, decay 0.999 (training as L's)
+  [P]="--m1_iter_max 60000 --iter_max 90000 --code once --activation relu --average 0.9999"  # N with decay 0.9999, an average over about ten times as many steps
 )
 for t in "$@"; do
   [[ -v "TRIAL[$t]" ]] || { echo "unknown trial $t; known: ${!TRIAL[*]}" >&2; exit 2; }

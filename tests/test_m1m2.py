@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import run_m1m2
-from codebase import data, draw, flags, m1m2, utils
+from codebase import data, draw, flags, m1m2, train, utils
 from codebase.m1m2 import M1M2, M2
 from test_models import diag, ssvae_reference
 
@@ -105,6 +105,42 @@ def test_keep_active_keeps_the_dimensions_whose_mean_varies_and_builds_m2_on_the
     again.load_state_dict(model.state_dict())
     assert again.m2.a_dim == 4 and torch.equal(again.active, model.active)
     assert torch.equal(again.classify(x), model.classify(x))
+
+
+def test_the_average_is_the_exponential_average_of_the_weights_each_step_starts_from():
+    """--average: m2_average, rebuilt with M2, holds sum_t (1 - d) d^(k - t) w_t + d^k w_0 after k
+    steps from weights w_0 .. w_(k-1); the training goes on bit for bit as without it; classify and
+    the pictures read the average; a fresh model loads it."""
+    d, a = 0.9, torch.randn(4, 4)
+    al, yl = torch.randn(10, 4), torch.arange(10)
+    runs = []
+    for average in (0.0, d):
+        torch.manual_seed(0)
+        model = M1M2(m1_z=6, z_dim=4, hidden=20, average=average)
+        model._fit_m2(torch.tensor([True, False, True, True, False, True]))  # M2 and its average on 4 inputs
+        optimizer, weights = train.optimizer(model), []
+        for _ in range(5):
+            weights.append([p.detach().clone() for p in model.m2.parameters()])
+            train.step(model, optimizer, (a, al, yl))
+        runs.append((model, weights))
+    (plain, weights), (averaged, same) = runs
+    assert all(torch.equal(p, q) for p, q in zip(plain.m2.parameters(), averaged.m2.parameters()))
+    for i, got in enumerate(averaged.m2_average.parameters()):
+        want = weights[0][i]
+        for w in weights:
+            want = d * want + (1 - d) * w[i]
+        assert torch.allclose(got, want, atol=1e-6) and not torch.allclose(got, weights[-1][i])
+    x = torch.rand(8, 784)
+    assert torch.equal(averaged.classify(x), averaged.m2_average.classify(averaged.m1_code(x)))
+    z, y = torch.randn(8, 4), F.one_hot(torch.arange(8), 10).float()
+    code = torch.zeros(8, 6)
+    code[:, averaged.active] = averaged.m2_average.dec(z, y).chunk(2, -1)[0]
+    assert torch.equal(averaged.dec(z, y), averaged.m1.dec(code))
+    again = M1M2(m1_z=6, z_dim=4, hidden=20, average=d)
+    again.load_state_dict(averaged.state_dict())
+    assert torch.equal(again.classify(x), averaged.classify(x))
+    with pytest.raises(SystemExit):
+        flags.parser(M1M2).parse_args(["--average", "1"])
 
 
 def test_m1m2_draws_the_ssvae_pictures_in_pixels(mnist):
