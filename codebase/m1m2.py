@@ -85,9 +85,9 @@ class M1M2(Model):
              flag("--z", type=positive_int, default=10, help="M2's latent dimension"),
              flag("--hidden", type=positive_int, default=500, help="the width of M2's networks"),
              flag("--layers", type=positive_int, default=1, help="M2's networks' hidden layers"),
-             flag("--activation", choices=tuple(ACTIVATIONS), default="elu",
+             flag("--activation", choices=tuple(ACTIVATIONS), default="relu",
                   help="the activation of M2's encoder and decoder (its classifier's: ReLU)"),
-             flag("--code", choices=("sample", "mean", "once"), default="sample",
+             flag("--code", choices=("sample", "mean", "once"), default="once",
                   help="M1's code at every step: drawn from q(z1 | x) of the freshly binarized images (sample), "
                        "its mean (mean), or drawn from q(z1 | x) computed once per image on its grey levels (once)"),
              flag("--average", type=decay, default=0.0,
@@ -103,18 +103,20 @@ class M1M2(Model):
                   help="M1's activation (run_vae.py's --activation)"),
              flag("--m1_iter_max", type=positive_int, default=M1_ITERATIONS,
                   help="M1's training iterations (run_vae.py's --iter_max)"))
-    named_by = ("gw", "cw", "z", "hidden", "layers", "code")
-    named_if_changed = ("activation", "average", "lr_end", "m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
+    named_by = ("gw", "cw", "z", "hidden", "layers", "code", "activation")
+    named_if_changed = ("average", "lr_end", "m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
     trained_after = ("m1_run", "M1")
     pictures = SSVAE.pictures
-    published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="sample",
-                                m1_hidden=300, m1_layers=2, m1_activation="elu"),
+    published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="once",
+                                activation="relu", m1_hidden=300, m1_layers=2, m1_activation="elu"),
                            ("M1+M2, beyond the course (the paper: 0.967)", "M1+M2, más allá del curso (el artículo: 0.967)")),)
     samples, no_pictures = SSVAE.samples, SSVAE.no_pictures  # the SSVAE's pictures, seen from the pixels
 
     def __init__(self, m1_z=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0,
                  code="sample", activation="elu", average=0.0, m1_hidden=300, m1_layers=2, m1_activation="elu",
                  m1_run=None):
+        # code "sample" and activation "elu": what a checkpoint or record made before either was a
+        # choice holds (run_m1m2.py's defaults are its flags')
         super().__init__()
         self.m1_z, self.z_dim, self.hidden, self.layers, self.y_dim = m1_z, z_dim, hidden, layers, y_dim
         self.gen_weight, self.class_weight, self.code, self.m1_run = gen_weight, class_weight, code, m1_run

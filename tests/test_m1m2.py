@@ -164,7 +164,7 @@ def test_run_m1m2_trains_m1_first_then_reuses_it(workdir, capsys, monkeypatch):
     m1 = "model=vae_z=50_beta=1_validation=1"
     assert f"m1: checkpoints/{m1}_run=0000/model-00020.pt" in first
     assert re.search(r"^m1: M2 models the \d+ of its 50 code dimensions whose posterior mean varies", first, re.M)
-    name = "model=m1m2_gw=1_cw=30_z=10_hidden=500_layers=1_code=sample_m1_iter_max=20_run=0000"
+    name = "model=m1m2_gw=1_cw=30_z=10_hidden=500_layers=1_code=once_activation=relu_m1_iter_max=20_run=0000"
     record = json.load(open(f"logs/{name}/metrics.json"))
     assert record["model"] == "M1M2" and record["config"]["m1_run"] == m1
     assert record["repeat"].startswith("python run_m1m2.py --iter_max 10 --cw 30.0 --m1_iter_max 20 --run 0")
@@ -212,7 +212,7 @@ def test_m1_takes_the_papers_network_and_names_its_run_by_it(workdir, capsys, mo
     m1 = "model=vae_z=4_beta=1_hidden=20_layers=1_activation=softplus_validation=1_run=0000"
     record = json.load(open(f"logs/{m1}/metrics.json"))
     assert record["config"] == dict(z_dim=4, beta=1.0, hidden=20, layers=1, activation="softplus")
-    name = ("model=m1m2_gw=1_cw=1_z=10_hidden=500_layers=1_code=sample_m1_z=4_m1_hidden=20_m1_layers=1_"
+    name = ("model=m1m2_gw=1_cw=1_z=10_hidden=500_layers=1_code=once_activation=relu_m1_z=4_m1_hidden=20_m1_layers=1_"
             "m1_activation=softplus_m1_iter_max=60_run=0000")
     checkpoint = torch.load(f"checkpoints/{name}/model-00002.pt", weights_only=False)
     model = M1M2(**checkpoint["config"])

@@ -238,8 +238,8 @@ def test_m1m2s_rows_count_the_minutes_of_its_m1_seed_by_seed(tmp_path):
     for seed, seconds in enumerate([600.0, 660.0]):
         write_run(tmp_path, m1, seed, bounds(94.0), config={"z_dim": 50, "beta": 1.0}, train_seconds=seconds)
     os.rename(tmp_path / f"{m1}_run=0000", tmp_path / "an M1 kept under another name")
-    config = {"gen_weight": 1.0, "class_weight": 1.0, "z_dim": 10, "hidden": 500, "layers": 1, "code": "sample",
-              "m1_hidden": 300, "m1_layers": 2, "m1_activation": "elu", "m1_z": 50, "y_dim": 10, "m1_run": m1}
+    config = {"gen_weight": 1.0, "class_weight": 1.0, "z_dim": 10, "hidden": 500, "layers": 1, "code": "once",
+              "activation": "relu", "m1_hidden": 300, "m1_layers": 2, "m1_activation": "elu", "m1_z": 50, "y_dim": 10, "m1_run": m1}
     for seed, (seconds, accuracy) in enumerate([(1200.0, 0.96), (1080.0, 0.97)]):
         write_run(tmp_path, "model=m1m2", seed, {"accuracy": accuracy, "accuracy_validation": accuracy - 0.01},
                   "M1M2", config, train_seconds=seconds)
