@@ -17,24 +17,25 @@ def record(commit, args, run=subprocess.run):
     folder is this one's (the models built on another run find it). run: how a command is run
     (subprocess.run). Returns its record (a dict, see bench.main)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    argv = ["--models", *args.models, "--warmup", str(args.warmup), "--device", str(args.device),
-            "--data-dir", os.path.abspath(args.data_dir), "--checkpoints", os.path.abspath(args.checkpoints),
-            "--jobs-iters", "0"]
+    argv = ["--models", *args.models, "--warmup", str(args.warmup), "--device", str(args.device), "--jobs-iters", "0"]
     for flag, value in (("--iters", args.iters), ("--threads", args.threads)):
         if value:
             argv += [flag, str(value)]
     argv += (["--precision", *args.precision] if args.precision else []) + (["--eager"] if args.eager else [])
+    # Where the data and checkpoints are, and the temporary record, stay out of the command the record keeps.
+    command = shlex.join(["python", "-m", "codebase.bench", *argv])
+    argv += ["--data-dir", os.path.abspath(args.data_dir), "--checkpoints", os.path.abspath(args.checkpoints)]
     with tempfile.TemporaryDirectory() as d:
         tree, out = os.path.join(d, "tree"), os.path.join(d, "record.json")
         run(["git", "-C", root, "worktree", "add", "--detach", "--quiet", tree, commit], check=True)
         try:
             shutil.rmtree(os.path.join(tree, "checkpoints"), ignore_errors=True)  # the repository's empty folder
             os.symlink(os.path.abspath("checkpoints"), os.path.join(tree, "checkpoints"))
-            print(f"timing {commit}: {shlex.join(['python', '-m', 'codebase.bench', *argv])}", flush=True)
+            print(f"timing {commit}: {command}", flush=True)
             run([sys.executable, "-m", "codebase.bench", *argv, "--record", out], cwd=tree, check=True,
                 stdout=subprocess.DEVNULL)
             with open(out) as f:
-                return json.load(f)
+                return {**json.load(f), "command": command}
         finally:
             run(["git", "-C", root, "worktree", "remove", "--force", tree], check=True)
 

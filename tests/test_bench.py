@@ -92,6 +92,9 @@ def test_against_times_another_commit_in_a_worktree_before_and_after_this_code(t
     assert timed[timed.index("--jobs-iters") + 1] == "0" and "--eager" in timed and "--against" not in timed
     assert timed[timed.index("--checkpoints") + 1] == os.path.abspath("ckpt") and record["rows"][0]["rate"] == 10.0
     assert links == [os.path.abspath("checkpoints")]  # where a model built on another run finds it
+    # the command the record keeps names no folder of this machine, and no temporary record
+    assert record["command"] == ("python -m codebase.bench --models vae --warmup 1 --device cpu --jobs-iters 0 "
+                                 "--iters 3 --threads 2 --precision fp32 --eager")
     theirs = [record, against.record("0123abc", args, run=run), against.record("0123abc", args, run=run)]
     monkeypatch.setattr(against, "record", lambda commit, args: theirs.pop(0))
     out_file = tmp_path / "record.json"

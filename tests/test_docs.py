@@ -98,3 +98,13 @@ def test_every_record_and_picture_a_page_cites_exists(page):
     cited = {p.rstrip(".,:;") for p in re.findall(r"results/[^\s)`'\"\]]+", text) if not re.search(r"[<*]", p)}
     missing = [p for p in sorted(cited) if not (ROOT / p).exists()]
     assert not missing, f"{page.name} cites {missing}"
+
+
+ABSOLUTE = re.compile(r"(?<![\w.:/\-])/[A-Za-z_][\w.-]*/")  # /home/..., /tmp/...: not results/x, not https://
+
+
+def test_no_record_or_page_of_the_results_names_a_folder_of_the_machine_it_was_made_on():
+    assert ABSOLUTE.search("--data-dir /home/me/data") and not ABSOLUTE.search("results/a/b, https://x.org/a/")
+    found = [(p.relative_to(ROOT).as_posix(), m[0]) for p in sorted((ROOT / "results").rglob("*"))
+             if p.suffix in (".json", ".md") for m in ABSOLUTE.finditer(p.read_text())]
+    assert not found, f"absolute paths in results/: {found[:5]}"
