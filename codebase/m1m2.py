@@ -131,7 +131,8 @@ class M1M2(Model):
     def configuration(cls, args):
         return dict(m1_z=args.m1_z, z_dim=args.z, hidden=args.hidden, layers=args.layers, gen_weight=args.gw,
                     class_weight=args.cw, code=args.code, activation=args.activation, average=args.average,
-                    m1_hidden=args.m1_hidden, m1_layers=args.m1_layers, m1_activation=args.m1_activation, m1_run=_m1_run(args, 0)[0])
+                    m1_hidden=args.m1_hidden, m1_layers=args.m1_layers, m1_activation=args.m1_activation,
+                    m1_run=_m1_run(args, 0)[0])
 
     @classmethod
     def from_flags(cls, args, seed, mnist):
