@@ -45,6 +45,14 @@ def nonnegative_float(s):
     return x
 
 
+def decay(s):
+    """A decay per step (e.g. M1+M2's --average): a number in [0, 1)"""
+    x = nonnegative_float(s)
+    if x >= 1:
+        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), e.g. 0.999, got {s!r}")
+    return x
+
+
 def device(s):
     """'auto' (CUDA if present, else CPU) or a torch device that exists here."""
     if s == "auto":

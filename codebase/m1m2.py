@@ -7,7 +7,6 @@ on the code of M1, a VAE trained beforehand on all the images.
 Both hold the validation split out of training (data.validation_split): settings are chosen on
 the validation accuracy, which the run prints and records beside the test accuracy.
 """
-import argparse
 import copy
 import math
 import os
@@ -17,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from codebase import UserError, data, evaluate, flags, run, train, utils
-from codebase.flags import flag, nonnegative_float, positive_int
+from codebase.flags import decay, flag, nonnegative_float, positive_int
 from codebase.model import Model, Published
 from codebase.nets import ACTIVATIONS, Classifier, Decoder, Encoder
 from codebase.ssvae import SSVAE
@@ -25,14 +24,6 @@ from codebase.vae import VAE
 
 ACTIVE_STD = 0.1  # M1's code dimensions whose posterior mean varies less over the images are left out
 M1_ITERATIONS = 60000  # M1's training by default: three times the course's VAE (docs/m1m2.md, trial D)
-
-
-def decay(s):
-    """--average's type: a number in [0, 1)"""
-    x = nonnegative_float(s)
-    if x >= 1:
-        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), e.g. 0.999, got {s!r}")
-    return x
 
 
 class M2(SSVAE):
