@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from codebase import utils
-from codebase.nets import ConcatLinear, Decoder, Encoder
+from codebase.nets import ConcatLinear, Decoder, Encoder, ReLU
 from codebase.ssvae import SSVAE
 
 
@@ -46,6 +46,23 @@ def test_concat_linear_on_rows_of_any_rank_is_no_view_and_its_gradients_are_auto
     got = torch.autograd.grad(utils.elu_(out).mul(g).sum(), (a, layer.weight, layer.bias))
     ref = torch.autograd.grad(nn.functional.elu(want).mul(g).sum(), (a, layer.weight, layer.bias))
     assert all(torch.allclose(x, r, atol=1e-5) for x, r in zip(got, ref))
+
+
+def test_relu_activates_in_place_with_nn_relus_values_and_gradients():
+    """nets.ReLU overwrites the layer's fresh output; the outputs and every gradient are out-of-place
+    nn.ReLU's, bit for bit, on the broadcast rows (label, input) that M2's encoder computes."""
+    torch.manual_seed(0)
+    enc = Encoder(4, x_dim=3, y_dim=5, hidden=20, layers=2, activation=ReLU)
+    ref = copy.deepcopy(enc)
+    ref.net[0], ref.net[2] = nn.ReLU(), nn.ReLU()
+    a, y = torch.randn(6, 3, requires_grad=True), torch.eye(5).unsqueeze(1)  # (6, 3) against (5, 1, 5)
+    got, want = (torch.cat(net(a, y), -1) for net in (enc, ref))
+    assert got.shape == (5, 6, 8) and torch.equal(got, want)
+    g = torch.randn(5, 6, 8)
+    grads = [torch.autograd.grad(out.mul(g).sum(), (a, *net.parameters())) for out, net in ((got, enc), (want, ref))]
+    assert all(torch.equal(x, r) for x, r in zip(*grads))
+    x = torch.randn(7)
+    assert ReLU()(x) is x and x.min() == 0
 
 
 def course_ssvae(z_dim=64, y_dim=10):
