@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# M1+M2's ablation (docs/m1m2.md): each trial is one run of run_m1m2.py, seed 0 (G1: 1), varied one
+# M1+M2's ablation (docs/m1m2.md): each trial is one run of run_m1m2.py, seed 0 (G1, L1, P1: 1), varied one
 # setting at a time from the best so far, and judged on the validation accuracy (the test accuracy
 # is recorded, never used to choose). A to F ran with compiled steps for speed; G on run eager, as
 # run_m1m2.py trains by default.
@@ -28,6 +28,7 @@ declare -A TRIAL=(
   [L1]="--m1_iter_max 60000 --iter_max 90000 --code once --activation relu --run 1"  # L on seed 1, beside G1
   [N]="--m1_iter_max 60000 --iter_max 90000 --code once --activation relu --average 0.999"  # L evaluated on M2's weights averaged over its steps, decay 0.999 (training as L's)
   [P]="--m1_iter_max 60000 --iter_max 90000 --code once --activation relu --average 0.9999"  # N with decay 0.9999, an average over about ten times as many steps
+  [P1]="--m1_iter_max 60000 --iter_max 90000 --code once --activation relu --average 0.9999 --run 1"  # P (above N on validation) on seed 1, beside L1
 )
 for t in "$@"; do
   [[ -v "TRIAL[$t]" ]] || { echo "unknown trial $t; known: ${!TRIAL[*]}" >&2; exit 2; }
