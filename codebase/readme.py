@@ -220,21 +220,25 @@ def variant_rows(groups, lang):
     return rows
 
 
+def _timed(row):
+    """A benchmark row's model, with the run-script flags of the configuration it timed, if any"""
+    return " ".join(filter(None, (row["model"], row.get("flags") and f"`{row['flags']}`")))
+
+
 def speed_rows(benches, lang):
     """The benchmark records' figures: the speed table, the profile table, the --jobs timing."""
     speed = [_word("speed", lang), "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for b in benches:
         for r in b["rows"]:
             compiled = r.get("compile")
-            model = " ".join(filter(None, (r["model"], r.get("flags") and f"`{r['flags']}`")))
-            speed.append(f"| {_where(b)} | {b['date'][:10]} | {model} | {records.variant(r)} | {r['rate']:.1f} | "
+            speed.append(f"| {_where(b)} | {b['date'][:10]} | {_timed(r)} | {records.variant(r)} | {r['rate']:.1f} | "
                          + (f"{r['speedup']:.2f} | {r['compile_seconds']:.0f} s | " if compiled else "– | – | ")
                          + (f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–")
                          + f" | {r['train_minutes']:.1f} min ({r['iterations']} it.) | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
     profiled = [(b, r) for b in benches for r in b["rows"] if "ops_ms" in r]
     if profiled:
         speed += ["", _word("profile", lang), "| --- | --- | --- | --- | --- |"]
-        speed += [f"| {_where(b)} | {r['model']} | "
+        speed += [f"| {_where(b)} | {_timed(r)} | "
                   f"{r['precision']} | {r['ops_ms']:.2f} ms | {r['products_ms']:.2f} ms |" for b, r in profiled]
     for b in benches:
         if b.get("against"):  # another commit's steps, timed in the same run

@@ -200,6 +200,16 @@ def test_the_commands_table_projects_one_benchmark_record_of_one_cpu(tmp_path):
     assert readme.command_rows(groups, [], "en")[2] == rows[4].replace("5.0 | 2.5", "– | –")
 
 
+def test_a_benchmark_row_of_another_configuration_names_its_flags_in_the_speed_and_profile_tables():
+    timed = {"model": "m1m2", "flags": "--hidden 8", "precision": "fp32", "compile": False, "rate": 300.0,
+             "late_rate": None, "train_minutes": 5.0, "iterations": 90000, "eval_seconds": 0.3, "peak_rss_mb": 999.0,
+             "ops_ms": 3.0, "products_ms": 0.4}
+    record = {**bench_record("2026-01-01", "CPU", {}), "rows": [{**timed, "flags": ""}, timed]}
+    lines = readme.speed_rows([record], "en")
+    assert [line.split(" | ")[1] for line in lines if "ms |" in line] == ["m1m2", "m1m2 `--hidden 8`"]
+    assert [line.split(" | ")[2] for line in lines if "MB |" in line] == ["m1m2", "m1m2 `--hidden 8`"]
+
+
 def test_a_configuration_with_fewer_seeds_than_its_command_asks_for_gets_no_readme_row(tmp_path):
     for seed in range(2):
         write_run(tmp_path, "model=vae_z=10_beta=1", seed, bounds(100.0))
