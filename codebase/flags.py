@@ -46,7 +46,7 @@ def nonnegative_float(s):
 
 
 def decay(s):
-    """A decay per step (e.g. M1+M2's --average): a number in [0, 1)"""
+    """A decay per step, e.g. of an exponential moving average's weights: a number in [0, 1)"""
     x = nonnegative_float(s)
     if x >= 1:
         raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), e.g. 0.999, got {s!r}")
