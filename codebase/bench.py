@@ -56,14 +56,15 @@ def bench(cls, mnist, device, iters, warmup, checkpoint=None, precision="fp32", 
         optimizer = train.optimizer(model)
         train.load_checkpoint(checkpoint[1], model, optimizer)
         late_iteration = checkpoint[0]
-        late_rate = _rates([(model, optimizer, model.batches(mnist, defaults, 0, late_iteration), None)], iters, warmup, device,
-                           precision)[0][0]
+        late_rate = _rates([(model, optimizer, model.batches(mnist, defaults, 0, late_iteration), None)], iters, warmup,
+                           device, precision)[0][0]
     rows = []
-    for rate, compiled in zip(rates, (False, True)):
-        rows.append({"model": name(cls), "flags": shlex.join(argv), "precision": precision, "compile": compiled, "rate": rate,
-                     "speedup": rate / rates[0] if compiled else None,
+    for rate, compiled in zip(rates, (False, True), strict=False):
+        rows.append({"model": name(cls), "flags": shlex.join(argv), "precision": precision, "compile": compiled,
+                     "rate": rate, "speedup": rate / rates[0] if compiled else None,
                      "compile_seconds": warmups[1] - warmups[0] if compiled else None,
-                     "late_rate": None if compiled else late_rate, "late_iteration": None if compiled else late_iteration,
+                     "late_rate": None if compiled else late_rate,
+                     "late_iteration": None if compiled else late_iteration,
                      "iterations": cls.iterations, "train_minutes": cls.iterations / rate / 60, "eval_seconds": seconds,
                      "peak_rss_mb": peak_rss_mb(),
                      "gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None})
@@ -81,7 +82,8 @@ def _fresh(cls, mnist, device, argv=(), compiled=False):
     torch.manual_seed(0)
     defaults = flags.parser(cls).parse_args(argv)
     model = cls.from_flags(defaults, 0, mnist).to(device)
-    return model, train.optimizer(model), model.batches(mnist, defaults, 0, 0), train.compiled(model) if compiled else None
+    return (model, train.optimizer(model), model.batches(mnist, defaults, 0, 0),
+            train.compiled(model) if compiled else None)
 
 
 ROW = ["model", "variant", "it/s", "compiled / eager", "compilation", "late it/s, at iteration", "projected training",
@@ -117,15 +119,16 @@ def _rates(runs, iters, warmup, device, precision):
     warmups = [steps(run, warmup) for run in runs]
     per_window, rates = max(1, iters // WINDOWS), [[] for _ in runs]
     for _ in range(WINDOWS):
-        for run, found in zip(runs, rates):
+        for run, found in zip(runs, rates, strict=True):
             found.append(per_window / steps(run, per_window))
     return [sorted(r)[len(r) // 2] for r in rates], warmups
 
 
 def profile(cls, mnist, device, steps, warmup, precision, argv=()):
     """Profile `steps` training steps after `warmup` from a fresh model of the run-script flags
-    argv (default: cls's default configuration) (torch.profiler). Returns milliseconds per step of the operators' own CPU time:
-    {"ops_ms": all of them, "products_ms": the matrix products' (aten::mm and aten::addmm)}."""
+    argv (default: cls's default configuration) (torch.profiler). Returns milliseconds per step of
+    the operators' own CPU time: {"ops_ms": all of them, "products_ms": the matrix products'
+    (aten::mm and aten::addmm)}."""
     model, optimizer, stream, _ = _fresh(cls, mnist, device, argv)
     for _ in range(warmup):
         train.step(model, optimizer, next(stream), precision)
@@ -220,7 +223,7 @@ def main(argv=None):
         rounds.append(timed())
     if args.against:
         theirs.append(against.record(args.against, args))
-    results = [against.median_round(found) for found in zip(*rounds)]
+    results = [against.median_round(found) for found in zip(*rounds, strict=True)]
     if args.profile:  # after every timing: the profiler's memory would raise the peak RSS above
         for r in [r for r in results if not r["compile"]]:
             cls = next(c for c in chosen if name(c) == r["model"])
@@ -229,7 +232,7 @@ def main(argv=None):
     rows = [ROW] + [_row(r) for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
     for r in results:
         if "ops_ms" in r:
             print(f"profile, {r['model']} {r['precision']}: operators {r['ops_ms']:.2f} ms per step, of which "
@@ -262,8 +265,9 @@ def jobs_ratio(iters, data_dir, run=subprocess.run):
                             "--jobs", str(jobs), "--data-dir", os.path.abspath(data_dir)],
                            cwd=d, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             seconds[jobs] = time.perf_counter() - begun
-    print(f"VAE --runs 2, {iters} iterations each: --jobs 2 ({threads} thread{'' if threads == 1 else 's'} per process) {seconds[2]:.1f} s, "
-          f"--jobs 1 (torch's {torch.get_num_threads()} threads) {seconds[1]:.1f} s: ratio {seconds[2] / seconds[1]:.2f}")
+    print(f"VAE --runs 2, {iters} iterations each: --jobs 2 ({threads} thread{'' if threads == 1 else 's'} "
+          f"per process) {seconds[2]:.1f} s, --jobs 1 (torch's {torch.get_num_threads()} threads) {seconds[1]:.1f} s: "
+          f"ratio {seconds[2] / seconds[1]:.2f}")
     return {"iterations": iters, "threads": threads, "seconds_jobs_2": seconds[2], "seconds_jobs_1": seconds[1],
             "ratio": seconds[2] / seconds[1]}
 

@@ -48,7 +48,7 @@ def _per_image(bound, x, chunk):
     bound: (x, reduce) -> tuple of tensors; x: tensor: (n, 784) -> tuple of tensors: (n,)
     """
     parts = [bound(c, reduce=False) for c in torch.split(x, max(1, chunk))]
-    return tuple(torch.cat(p) for p in zip(*parts))
+    return tuple(torch.cat(p) for p in zip(*parts, strict=True))
 
 
 @torch.no_grad()

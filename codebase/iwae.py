@@ -5,7 +5,7 @@ import torch
 from codebase import draw
 from codebase.flags import flag, positive_int
 from codebase.model import Published
-from codebase.vae import IW_FULL, VALIDATION, VAE, Z
+from codebase.vae import IW_FULL, VAE, VALIDATION, Z
 
 ACTIVE = 0.01  # Burda et al.'s threshold: a latent dimension u is active if Var_x(E_q(z|x)[z_u]) > 0.01
 

@@ -100,7 +100,8 @@ class M1M2(Model):
     pictures = SSVAE.pictures
     published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="once",
                                 activation="relu", m1_hidden=300, m1_layers=2, m1_activation="elu"),
-                           ("M1+M2, beyond the course (the paper: 0.967)", "M1+M2, más allá del curso (el artículo: 0.967)")),)
+                           ("M1+M2, beyond the course (the paper: 0.967)",
+                            "M1+M2, más allá del curso (el artículo: 0.967)")),)
     samples, no_pictures = SSVAE.samples, SSVAE.no_pictures  # the SSVAE's pictures, seen from the pixels
 
     def __init__(self, m1_z=50, z_dim=50, hidden=500, layers=1, y_dim=10, gen_weight=1.0, class_weight=100.0,
@@ -155,7 +156,8 @@ class M1M2(Model):
     def _drawn_once(self, mnist, seed, start, rows):
         """batches for code "once": q1(a | x) computed once per training image on its grey levels,
         a drawn afresh from it at every step; the unlabelled images are those of `rows`"""
-        m, v = (torch.cat(t) for t in zip(*(self.m1_posterior(x.float() / 255) for x in mnist.train_x.split(10000))))
+        m, v = (torch.cat(t) for t in zip(*(self.m1_posterior(x.float() / 255) for x in mnist.train_x.split(10000)),
+                                          strict=True))
         labelled = data.course_subset(mnist.train_y.cpu(), data.TRAIN_IDX).to(rows.device)
         for batch in data.shuffled_batches(len(rows), seed, start, device=rows.device):
             u = rows[batch]

@@ -97,7 +97,7 @@ def parallel(args, names, seeds):
     """
     threads_each = threads(args)
     _warn_if_oversubscribed(min(args.jobs, args.runs), min(args.jobs, args.runs) * threads_each)
-    queue, running, failure, forwarded = list(zip(names, seeds)), {}, None, False
+    queue, running, failure, forwarded = list(zip(names, seeds, strict=True)), {}, None, False
     with runtime.StopOnSignal() as stop:
         while queue or running:
             while queue and len(running) < args.jobs and not (failure or stop.received):

@@ -33,7 +33,8 @@ def main(cls, argv=None, description=None):
                 results = replicates.parallel(args, names, seeds)
             else:
                 mnist = data.load_mnist(args.data_dir, args.device)
-                results = [replicate(cls, args, n, seed, r, mnist) for n, seed, r in zip(names, seeds, resume_from)]
+                results = [replicate(cls, args, n, seed, r, mnist)
+                           for n, seed, r in zip(names, seeds, resume_from, strict=True)]
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -130,7 +131,8 @@ def _replicate(cls, args, name, seed, resume_from, mnist):
                 writer.add_image(f"figures/{tag}", image, args.iter_max)
     record = {
         "name": name, "model": type(model).__name__, "config": model.config, "seed": seed,
-        "iterations": args.iter_max, "precision": args.precision, "compile": args.compile, "command": args.command, "repeat": flags.repeat(cls, args, seed),
+        "iterations": args.iter_max, "precision": args.precision, "compile": args.compile, "command": args.command,
+        "repeat": flags.repeat(cls, args, seed),
         "metrics": metrics, "train_seconds": seconds, "eval_seconds": eval_seconds, "undrawn": undrawn,
         **runtime.provenance(args.device),
     }

@@ -75,7 +75,7 @@ def provenance(device):
     status = git("status", "--porcelain", "--untracked-files=no")
     return {
         "commit": commit and commit.strip(), "dirty": bool(status) if commit else None,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
         "numpy": numpy.__version__, "cpu": cpu_model(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "device": torch.cuda.get_device_name(device) if torch.device(device).type == "cuda" else str(device),
@@ -114,12 +114,14 @@ def no_bf16(device):
     device = torch.device(device)
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
-        return None if torch.cuda.is_bf16_supported(including_emulation=False) else f"{name} has no bfloat16 tensor cores"
+        return (None if torch.cuda.is_bf16_supported(including_emulation=False)
+                else f"{name} has no bfloat16 tensor cores")
     if device.type == "cpu":
         if cpu_flags() & {"amx_bf16", "avx512_bf16", "bf16"}:
             return None
         return f"this CPU ({cpu_model()}) has no bfloat16 instructions (neither amx_bf16 nor avx512_bf16 in lscpu)"
-    return f"bfloat16 products are supported here on CUDA GPUs and CPUs with bfloat16 instructions, not on {device.type}"
+    return ("bfloat16 products are supported here on CUDA GPUs and CPUs with bfloat16 instructions, "
+            f"not on {device.type}")
 
 
 def no_compile(device):

@@ -24,10 +24,10 @@ class SSVAE(Model):
              flag("--cw", "-cw", type=nonnegative_float, default=100.0, help="weight of the labelled cross-entropy"))
     named_by = ("gw", "cw")
     pictures = {"analogies": draw.analogies}
-    published = (Published(dict(gen_weight=0.0, class_weight=100.0), ("SSVAE, 100 labels alone", "SSVAE, solo las 100 etiquetas"),
-                           {"accuracy": (0.735, 0.025)}),
-                 Published(dict(gen_weight=1.0, class_weight=100.0), ("SSVAE, semi-supervised", "SSVAE, semisupervisado"),
-                           {"accuracy": (0.935, 0.025)}))
+    published = (Published(dict(gen_weight=0.0, class_weight=100.0),
+                           ("SSVAE, 100 labels alone", "SSVAE, solo las 100 etiquetas"), {"accuracy": (0.735, 0.025)}),
+                 Published(dict(gen_weight=1.0, class_weight=100.0),
+                           ("SSVAE, semi-supervised", "SSVAE, semisupervisado"), {"accuracy": (0.935, 0.025)}))
     bench_iters = 70
 
     def __init__(self, z_dim=64, y_dim=10, gen_weight=1.0, class_weight=100.0):

@@ -13,7 +13,8 @@ IW_FULL = flag("--iw_full", type=natural_int, default=100,
 VALIDATION = flag("--validation", action="store_true",
                   help="hold the validation split out of training (data.validation_split), as M1+M2's M1 does")
 # The networks' shape, the course's by default; M1+M2's M1 takes the paper's (see m1m2.py).
-NETWORK = (flag("--hidden", type=positive_int, default=300, help="the width of the encoder's and decoder's hidden layers"),
+NETWORK = (flag("--hidden", type=positive_int, default=300,
+                help="the width of the encoder's and decoder's hidden layers"),
            flag("--layers", type=positive_int, default=2, help="hidden layers of the encoder and the decoder"),
            flag("--activation", choices=tuple(ACTIVATIONS), default="elu", help="the hidden layers' activation"))
 
@@ -34,7 +35,7 @@ class VAE(Model):
     pictures = {"reconstructions": draw.reconstructions, "interpolations": draw.interpolations,
                 "latent": draw.latent}
     published = (Published(dict(z_dim=10, beta=1.0), ("VAE", "VAE"), dict(zip(BOUNDS, [
-        (100, 2), (19.5, 2), (82, 2), (99, 2.5), (97, 2.5), (96, 2.5), (95, 2.5)]))),)
+        (100, 2), (19.5, 2), (82, 2), (99, 2.5), (97, 2.5), (96, 2.5), (95, 2.5)], strict=True))),)
     sweep = "beta"
 
     def __init__(self, z_dim=10, beta=1.0, hidden=300, layers=2, activation="elu"):
@@ -51,7 +52,8 @@ class VAE(Model):
     @staticmethod
     def batches(mnist, args, seed, start=0):
         """(x,) from the training images, less the validation split with --validation"""
-        return data.unsupervised(mnist, seed, start, rows=data.validation_split(mnist.train_y)[0] if args.validation else None)
+        return data.unsupervised(mnist, seed, start,
+                                 rows=data.validation_split(mnist.train_y)[0] if args.validation else None)
 
     def evaluate(self, mnist, args, seed):
         return evaluate.bounds(self, mnist, seed=seed, full_iw=args.iw_full)

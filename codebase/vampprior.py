@@ -8,7 +8,7 @@ from codebase import draw
 from codebase.flags import flag, positive_int
 from codebase.gmvae import GMVAE
 from codebase.model import Published
-from codebase.vae import IW_FULL, VALIDATION, VAE, Z
+from codebase.vae import IW_FULL, VAE, VALIDATION, Z
 
 
 @torch.no_grad()

@@ -22,14 +22,16 @@ def test_bench_prints_a_row_per_model_and_precision(tmp_path, capsys, monkeypatc
     folder.mkdir()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     train.save_checkpoint(train.checkpoint_path(folder, 7), model, optimizer, 7, 1.0)
-    common = ["--iters", "3", "--warmup", "1", "--data-dir", DATA_DIR, "--jobs-iters", "0", "--checkpoints", str(tmp_path)]
+    common = ["--iters", "3", "--warmup", "1", "--data-dir", DATA_DIR, "--jobs-iters", "0",
+              "--checkpoints", str(tmp_path)]
     assert bench.main(["--models", "vae", "--precision", "fp32", "--profile", *common]) == 0
     out = capsys.readouterr().out
     assert "peak RSS after importing torch" in out
     ops, products = map(float, re.search(r"^profile, vae fp32: operators (\S+) ms per step, of which matrix "
                                          r"products (\S+) ms$", out, re.M).groups())
     assert 0 < products < ops
-    assert re.search(r"^vae\s+fp32\s+\d+\.\d\s+–\s+–\s+\d+\.\d at 7\s+\d+\.\d min for 20000\s+\d+\.\d s\s+\d+ MB\s*$", out, re.M)
+    assert re.search(r"^vae\s+fp32\s+\d+\.\d\s+–\s+–\s+\d+\.\d at 7\s+\d+\.\d min for 20000\s+\d+\.\d s\s+\d+ MB\s*$",
+                     out, re.M)
     assert "the process's peak RSS so far" in out and "<=" not in out and "NO" not in out.split()
     # the compiled steps beside the eager ones, interleaved: the ratio of their rates, the compilation's seconds
     rates = dict(re.findall(r"^vae\s+(fp32|fp32 compiled)\s+(\d+\.\d)\s", out, re.M))
@@ -87,7 +89,8 @@ def test_against_times_another_commit_in_a_worktree_before_and_after_this_code(t
                               iters=3, threads=2, precision=["fp32"], eager=True)
     record = against.record("0123abc", args, run=run)
     (add, _), (timed, cwd), (remove, _) = calls
-    assert add[3:] == ["worktree", "add", "--detach", "--quiet", cwd, "0123abc"] and remove[3:5] == ["worktree", "remove"]
+    assert (add[3:] == ["worktree", "add", "--detach", "--quiet", cwd, "0123abc"]
+            and remove[3:5] == ["worktree", "remove"])
     assert timed[1:3] == ["-m", "codebase.bench"] and timed[timed.index("--models") + 1] == "vae"
     assert timed[timed.index("--jobs-iters") + 1] == "0" and "--eager" in timed and "--against" not in timed
     assert timed[timed.index("--checkpoints") + 1] == os.path.abspath("ckpt") and record["rows"][0]["rate"] == 10.0

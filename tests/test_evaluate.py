@@ -64,7 +64,8 @@ def test_full_test_set_mean_and_standard_error(fake):
     se = s.std().item() / math.sqrt(len(s))  # the sample standard deviation over images / sqrt(n)
     assert model.rows == {"elbo": 100 * 100 + 300, 7: 300}
     assert m["full/NELBO"] == pytest.approx(s.mean().item()) and m["full/NELBO_se"] == pytest.approx(se, rel=1e-5)
-    assert m["full/IWAE-7"] == pytest.approx(s.mean().item() + 1 / 7) and m["full/IWAE-7_se"] == pytest.approx(se, rel=1e-5)
+    assert (m["full/IWAE-7"] == pytest.approx(s.mean().item() + 1 / 7)
+            and m["full/IWAE-7_se"] == pytest.approx(se, rel=1e-5))
     line = Model.printed(m)[-1]
     assert line == (f"Full test set (10000 images): NELBO: {m['full/NELBO']:.2f} ± {se:.2f}. "
                     f"IWAE-7: {m['full/IWAE-7']:.2f} ± {se:.2f}")

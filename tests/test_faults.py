@@ -90,16 +90,17 @@ def test_a_full_disk_is_one_line_and_resume_finishes_the_run(fails, workdir, cap
 # Where the run is killed: (name, Python run in the child before the run, as `patch`).
 KILL = "os.kill(os.getpid(), signal.SIGKILL)"
 POINTS = {
-    "before the first checkpoint": f"VAE.batches = staticmethod(lambda m, a, s, start=0: ({KILL} if i == 3 else b for i, b in "
-                                   "enumerate(data.unsupervised(m, s, start), start + 1)))",
+    "before the first checkpoint": f"VAE.batches = staticmethod(lambda m, a, s, start=0: ({KILL} if i == 3 else b "
+                                   "for i, b in enumerate(data.unsupervised(m, s, start), start + 1)))",
     "during a step": f"VAE.batches = staticmethod(lambda m, a, s, start=0: ({KILL} if i == 25 else b for i, b in "
                      "enumerate(data.unsupervised(m, s, start), start + 1)))",
     "inside a checkpoint's save": "w = files._write_file\n"
                                   f"files._write_file = lambda p, d: ({KILL} if p.endswith('model-00030.pt.tmp') and "
                                   "not w(p, d[:len(d) // 2]) else w(p, d))",
     "inside the last checkpoint's save": "w = files._write_file\n"
-                                         f"files._write_file = lambda p, d: ({KILL} if p.endswith('model-00040.pt.tmp') "
-                                         "and not w(p, d[:len(d) // 2]) else w(p, d))",
+                                         f"files._write_file = lambda p, d: ({KILL} "
+                                         "if p.endswith('model-00040.pt.tmp') and not w(p, d[:len(d) // 2]) "
+                                         "else w(p, d))",
     "during the evaluation": f"VAE.evaluate = lambda *a: {KILL}",
     "while drawing the pictures": f"draw.write = lambda *a: {KILL}",
     "inside the record's write": "w = files._write_file\n"

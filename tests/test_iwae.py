@@ -58,7 +58,7 @@ def test_the_gradient_is_the_papers_estimator(x):
     for i in range(4):
         for n in range(len(x)):
             (-weights[i, n] * log_w[i, n] / len(x)).backward(retain_graph=True)
-    for g, p in zip(got, model.parameters()):
+    for g, p in zip(got, model.parameters(), strict=True):
         assert torch.allclose(g, p.grad, rtol=1e-8, atol=1e-12)
 
 

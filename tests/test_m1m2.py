@@ -38,7 +38,7 @@ def test_m2_exact_sum_over_labels_equals_a_loop(a, monkeypatch):
     eps = torch.randn(10, len(a), 4, dtype=a.dtype)
     monkeypatch.setattr(utils, "sample_gaussian", lambda m, v: m + v.sqrt() * eps)
     got, want = model.negative_elbo_bound(a), ssvae_reference(model, a, eps, gaussian_log_likelihood)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert g.item() == pytest.approx(w.item(), rel=1e-9)
 
 
@@ -124,7 +124,7 @@ def test_the_average_is_the_exponential_average_of_the_weights_each_step_starts_
             train.step(model, optimizer, (a, al, yl))
         runs.append((model, weights))
     (plain, weights), (averaged, same) = runs
-    assert all(torch.equal(p, q) for p, q in zip(plain.m2.parameters(), averaged.m2.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(plain.m2.parameters(), averaged.m2.parameters(), strict=True))
     for i, got in enumerate(averaged.m2_average.parameters()):
         want = weights[0][i]
         for w in weights:

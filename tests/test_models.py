@@ -4,8 +4,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.distributions import (Bernoulli, Categorical, Independent, MixtureSameFamily, Normal,
-                                 kl_divergence)
+from torch.distributions import Bernoulli, Categorical, Independent, MixtureSameFamily, Normal, kl_divergence
 
 from codebase import data, evaluate, flags, models, utils
 from codebase.gmvae import GMVAE
@@ -111,7 +110,7 @@ def test_per_image_bounds_average_to_the_batch_bounds(make, x):
         means = bound(x)
         torch.manual_seed(7)
         per_image = bound(x, reduce=False)
-        for mean, values in zip(means, per_image):
+        for mean, values in zip(means, per_image, strict=True):
             assert values.shape == (len(x),) and mean.item() == pytest.approx(values.mean().item(), rel=1e-12)
 
 
@@ -192,7 +191,7 @@ def test_ssvae_exact_sum_over_labels_equals_a_loop(x, monkeypatch):
     eps = torch.randn(10, len(x), 64, dtype=x.dtype)
     monkeypatch.setattr(utils, "sample_gaussian", lambda m, v: m + v.sqrt() * eps)
     got, want = model.negative_elbo_bound(x), ssvae_reference(model, x, eps)
-    for a, b in zip(got, want):
+    for a, b in zip(got, want, strict=True):
         assert a.item() == pytest.approx(b.item(), rel=1e-9)
     nelbo, kl_z, kl_y, rec = got
     assert nelbo.item() == pytest.approx((kl_z + kl_y + rec).item(), rel=1e-12)
@@ -331,7 +330,8 @@ def collisions(cls, mnist):
         for argv in other_values(names, options, p.get_default(options.get("dest", names[0].lstrip("-")))):
             args = p.parse_args(argv)
             differs = cls.configuration(args) != cls.configuration(default) or not all(
-                torch.equal(a, b) for a, b in zip(first_batch(cls, mnist, args), first_batch(cls, mnist, default)))
+                torch.equal(a, b) for a, b in zip(first_batch(cls, mnist, args), first_batch(cls, mnist, default),
+                                                  strict=True))
             if differs and cls.run_name(args) == cls.run_name(default):
                 found.append(argv)
     return found

@@ -45,7 +45,7 @@ def test_concat_linear_on_rows_of_any_rank_is_no_view_and_its_gradients_are_auto
     g = torch.randn(4, 6, 5)
     got = torch.autograd.grad(utils.elu_(out).mul(g).sum(), (a, layer.weight, layer.bias))
     ref = torch.autograd.grad(nn.functional.elu(want).mul(g).sum(), (a, layer.weight, layer.bias))
-    assert all(torch.allclose(x, r, atol=1e-5) for x, r in zip(got, ref))
+    assert all(torch.allclose(x, r, atol=1e-5) for x, r in zip(got, ref, strict=True))
 
 
 def test_relu_activates_in_place_with_nn_relus_values_and_gradients():
@@ -60,7 +60,7 @@ def test_relu_activates_in_place_with_nn_relus_values_and_gradients():
     assert got.shape == (5, 6, 8) and torch.equal(got, want)
     g = torch.randn(5, 6, 8)
     grads = [torch.autograd.grad(out.mul(g).sum(), (a, *net.parameters())) for out, net in ((got, enc), (want, ref))]
-    assert all(torch.equal(x, r) for x, r in zip(*grads))
+    assert all(torch.equal(x, r) for x, r in zip(*grads, strict=True))
     x = torch.randn(7)
     assert ReLU()(x) is x and x.min() == 0
 

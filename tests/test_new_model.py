@@ -95,7 +95,8 @@ def test_a_model_declared_once_goes_through_every_tool(pixels, workdir, capsys):
     capsys.readouterr()
     assert bench.main(["--models", "pixels", "--warmup", "1", "--data-dir", DATA_DIR, "--jobs-iters", "0",
                        "--precision", "fp32", "--eager"]) == 0
-    assert re.search(r"^pixels\s+fp32\s+\d+\.\d\s+–\s+–\s+\d+\.\d at 4\s+\d+\.\d min for 30", capsys.readouterr().out, re.M)
+    assert re.search(r"^pixels\s+fp32\s+\d+\.\d\s+–\s+–\s+\d+\.\d at 4\s+\d+\.\d min for 30",
+                     capsys.readouterr().out, re.M)
 
     # The results page reports it beside its declared expected value.
     assert report.main(["--logs", "logs"]) == 0

@@ -71,7 +71,7 @@ def test_sigterm_saves_and_resume_matches_an_uninterrupted_run_while_a_second_wr
     code, out, _ = finish(start(cut, "--iter_max", end, *run, "--resume"))
     assert code == 0 and "Resuming" in out
     assert finish(start(straight, "--iter_max", end, *run))[0] == 0
-    for a, b in zip(weights(straight, int(end)).values(), weights(cut, int(end)).values()):
+    for a, b in zip(weights(straight, int(end)).values(), weights(cut, int(end)).values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -137,7 +137,8 @@ def test_a_failing_replicate_is_reported_once_in_its_own_words(tmp_path):
                                 "--resume"), timeout=120)
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert code == 2 and len(errors) == 1
-    assert re.match(r"error: replicate model=vae_z=10_beta=1_run=000[01] failed: \S+model-00010.pt is corrupt", errors[0])
+    assert re.match(r"error: replicate model=vae_z=10_beta=1_run=000[01] failed: \S+model-00010.pt is corrupt",
+                    errors[0])
     assert ("warning: 2 training processes use 4 threads on" in err) == (4 > os.cpu_count())
 
 

@@ -6,16 +6,14 @@ import platform
 import re
 import shlex
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 import torchvision
-from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
 import run_gmvae
 import run_ssvae
@@ -58,7 +56,8 @@ def test_vae_prints_the_graded_lines_and_writes_its_outputs(workdir, capsys, mni
     assert rec == pytest.approx(want["Rec"], abs=1.5) and nelbo == pytest.approx(want["NELBO"], abs=1.5)
     assert iwae[0] == pytest.approx(nelbo, abs=1.5) and iwae[3] == pytest.approx(want["IWAE-1000"], abs=0.3)
     assert iwae[0] > iwae[1] > iwae[2] > iwae[3]
-    full = re.search(rf"^Full test set \(10000 images\): NELBO: {FLOAT} ± {FLOAT}\. IWAE-2: {FLOAT} ± {FLOAT}$", out, re.M)
+    full = re.search(rf"^Full test set \(10000 images\): NELBO: {FLOAT} ± {FLOAT}\. IWAE-2: {FLOAT} ± {FLOAT}$",
+                     out, re.M)
     assert 0.2 < float(full[2]) < 5 and float(full[3]) < float(full[1])
     assert sorted(os.listdir(f"checkpoints/{VAE}")) == ["model-00020.pt", "model-00040.pt"]
     record = json.load(open(f"logs/{VAE}/metrics.json"))
@@ -115,7 +114,8 @@ def test_same_run_reproduces_its_metrics(workdir, capsys):
     run_vae.main(["--iw_full", "0", "--iter_max", "30"])
     first = capsys.readouterr().out
     run_vae.main(["--iw_full", "0", "--iter_max", "30", "--overwrite"])
-    assert re.findall(r"^(?:NELBO|Negative).*$", capsys.readouterr().out, re.M) == re.findall(r"^(?:NELBO|Negative).*$", first, re.M)
+    assert (re.findall(r"^(?:NELBO|Negative).*$", capsys.readouterr().out, re.M)
+            == re.findall(r"^(?:NELBO|Negative).*$", first, re.M))
 
 
 @pytest.mark.parametrize("script, argv, said", [
@@ -176,7 +176,8 @@ def test_train_0_evaluates_a_checkpoint_or_lists_those_there(workdir, capsys):
     assert run_vae.main(["--iw_full", "0", "--iter_max", "15", "--train", "0"]) == 0
     assert capsys.readouterr().out.splitlines()[-5:] == trained.splitlines()[-5:]
     assert run_vae.main(["--iw_full", "0", "--iter_max", "99", "--train", "0"]) != 0
-    assert "no checkpoint checkpoints/model=vae_z=10_beta=1_run=0000/model-00099.pt (found: model-00015.pt)" in error_line(capsys)
+    assert ("no checkpoint checkpoints/model=vae_z=10_beta=1_run=0000/model-00099.pt (found: model-00015.pt)"
+            in error_line(capsys))
     assert run_vae.main(["--iw_full", "0", "--iter_max", "15", "--train", "0", "--z", "3"]) != 0  # no run of that name
     error_line(capsys)
 
@@ -288,7 +289,8 @@ def test_a_record_says_which_code_made_it_and_repeats_bit_for_bit(workdir, capsy
     alone, recomputes the replicate's metrics exactly (here seed 1 of --runs 2 --jobs 1)."""
     assert run_vae.main(["--iw_full", "0", "--iter_max", "5", "--z", "3", "--runs", "2"]) == 0
     record = json.load(open("logs/model=vae_z=3_beta=1_run=0001/metrics.json"))
-    assert record["repeat"] == f"python run_vae.py --iter_max 5 --z 3 --iw_full 0 --run 1 --threads {torch.get_num_threads()}"
+    assert record["repeat"] == ("python run_vae.py --iter_max 5 --z 3 --iw_full 0 --run 1 "
+                                f"--threads {torch.get_num_threads()}")
     assert re.fullmatch(r"[0-9a-f]{40}", record["commit"]) and isinstance(record["dirty"], bool)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record["date"])
     assert record["torchvision"] == torchvision.__version__ and record["numpy"] == np.__version__
@@ -371,7 +373,8 @@ def test_a_compiled_run_is_named_recorded_and_resumed_as_such(workdir, capsys):
     name = "model=vae_z=10_beta=1_compile=1_run=0000"
     assert f"Resuming {name} from iteration 10" in out and out.splitlines()[-5:] == straight
     record = json.load(open(f"logs/{name}/metrics.json"))
-    assert record["compile"] is True and record["repeat"].startswith("python run_vae.py --iter_max 20 --compile --iw_full 0 --run 0 --threads")
+    assert record["compile"] is True and record["repeat"].startswith("python run_vae.py --iter_max 20 --compile "
+                                                                     "--iw_full 0 --run 0 --threads")
 
 
 def test_compile_where_it_cannot_run_is_one_line(workdir, capsys, monkeypatch):
@@ -393,5 +396,5 @@ def test_compile_where_it_cannot_run_is_one_line(workdir, capsys, monkeypatch):
 
     monkeypatch.setattr(train, "compiled", failing)
     assert run_vae.main(["--compile", "--iw_full", "0", "--iter_max", "5"]) == 2
-    assert error_line(capsys) == ("error: torch.compile failed at iteration 1 (BackendCompilerFailed: backend='inductor' "
-                                  "raised:); run without --compile")
+    assert error_line(capsys) == ("error: torch.compile failed at iteration 1 (BackendCompilerFailed: "
+                                  "backend='inductor' raised:); run without --compile")

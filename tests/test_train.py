@@ -47,7 +47,7 @@ def test_checkpoint_round_trip(tmp_path):
     other_opt = torch.optim.Adam(other.parameters(), lr=1e-3, fused=True)
     state = train.load_checkpoint(path, other, other_opt)
     assert state["iteration"] == 5 and state["seconds"] > 0
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values(), strict=True))
     assert torch.equal(torch.get_rng_state(), rng)
     assert other_opt.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"] == 5
 
@@ -116,7 +116,7 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path, mnist):
     state = train.load_checkpoint(train.checkpoint_path(str(tmp_path / "b" / "ckpt"), 12), resumed, opt)
     fit(resumed, data.unsupervised(mnist, seed=0, start=state["iteration"]), tmp_path / "b",
         iter_max=30, start=state["iteration"], optimizer=opt)
-    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 

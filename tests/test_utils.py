@@ -3,11 +3,9 @@ import math
 
 import pytest
 import torch
-from torch.distributions import (Bernoulli, Categorical, Independent, MixtureSameFamily, Normal,
-                                 kl_divergence)
+from torch.distributions import Bernoulli, Categorical, Independent, MixtureSameFamily, Normal, kl_divergence
 
 from codebase import utils
-
 
 
 @pytest.fixture(autouse=True)

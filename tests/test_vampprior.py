@@ -19,7 +19,7 @@ def diag(m, v):
 def reference_prior(model):
     """(1/k) sum_i q(z | u_i), each q(z | u_i) from the encoder on pseudo-input i alone"""
     u = model.pseudo_inputs()
-    m, v = zip(*(model.enc(u[i:i + 1]) for i in range(model.k)))
+    m, v = zip(*(model.enc(u[i:i + 1]) for i in range(model.k)), strict=True)
     m, v = torch.cat(m), torch.cat(v)
     return MixtureSameFamily(Categorical(logits=torch.zeros(model.k, dtype=m.dtype)), diag(m, v))
 
