@@ -4,6 +4,7 @@ import json
 import os
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,9 +42,12 @@ def record(commit, args, run=subprocess.run):
 
 
 def median_round(found):
-    """One row's figures in each round -> those of the round of median rate, with "rates": every round's"""
+    """One row's figures in each round -> those of the round of median rate (the lower of the two
+    middle ones for an even number of rounds), with "rate" the median of every round's (for an
+    even number, the mean of the two middle ones) and "rates": every round's"""
     rates = [r["rate"] for r in found]
-    return {**sorted(found, key=lambda r: r["rate"])[len(found) // 2], "rates": rates}
+    return {**sorted(found, key=lambda r: r["rate"])[(len(found) - 1) // 2], "rate": statistics.median(rates),
+            "rates": rates}
 
 
 def compared(ours, theirs, commit):
@@ -55,7 +59,7 @@ def compared(ours, theirs, commit):
         found = [t["rate"] for run in theirs for t in run["rows"]
                  if (t["model"], t["precision"], t["compile"]) == (r["model"], r["precision"], r["compile"])]
         if found:
-            rate = sorted(found)[len(found) // 2]
+            rate = statistics.median(found)
             label = " ".join(filter(None, (r["model"], r.get("flags"), records.variant(r))))
             lines.append(f"{label}: {r['rate']:.1f} it/s here (median of {', '.join(f'{x:.1f}' for x in r['rates'])}), "
                          f"{rate:.1f} at {commit} (median of {', '.join(f'{x:.1f}' for x in found)}): "

@@ -46,7 +46,8 @@ def headline(groups):
         if key in g["metrics"]:
             expected = course(g).get(key)
             rows.append(f"| `{g['name']}` | {g['n']} | {key} | {fmt(*g['metrics'][key], digits(key))} | "
-                        + (f"{expected[0]} ± {expected[1]} | {_inside(g['values'][key], g['metrics'][key][0], expected)} |"
+                        + (f"{expected[0]} ± {expected[1]} | "
+                           f"{_inside(g['values'][key], g['metrics'][key][0], expected)} |"
                            if expected else "| |"))
     return rows
 
@@ -66,16 +67,26 @@ def section(g, out_dir):
         expected = course(g).get(key)
         said = f"{expected[0]} ± {expected[1]} | {_inside(g['values'][key], mean, expected)}" if expected else "– | –"
         lines.append(f"| {label} | {fmt(mean, se, d)} | {per_seed} | {said} |")
-    image_se = [(k[5:-3], statistics.fmean(v)) for k, v in g["values"].items() if k.startswith("full/") and k.endswith("_se")]
+    image_se = [(k[5:-3], statistics.fmean(v)) for k, v in g["values"].items()
+                if k.startswith("full/") and k.endswith("_se")]
     if image_se:
         lines += ["", "On all 10000 test images each seed's estimate has a standard error over images of about "
                   + ", ".join(f"{se:.2f} ({k})" for k, se in image_se) + "; the ± above is over seeds."]
-    train, evaluation = g["train_minutes"], g["eval_seconds"]
-    lines += ["", f"Wall time per run: training {statistics.fmean(train):.1f} min (from {min(train):.1f} to "
-              f"{max(train):.1f}), evaluation {statistics.fmean(evaluation):.0f} s; {g['machine']}; the code of "
+    times = []
+    for cpu, rs in records.by_cpu(g).items():
+        train = [r["train_seconds"] / 60 for r in rs]
+        times.append(f"training {statistics.fmean(train):.1f} min (from {min(train):.1f} to {max(train):.1f}), "
+                     f"evaluation {statistics.fmean(r['eval_seconds'] for r in rs):.0f} s, on {cpu} threads "
+                     f"({len(rs)} seed{'' if len(rs) == 1 else 's'})")
+    lines += ["", f"Wall time per run, mean (from min to max): {'; '.join(times)}; {g['machine']}; the code of "
               f"{', '.join(sorted({r.get('commit', '?')[:7] for r in g['records']}))}"
               + "".join(f", before {commit} ({what})" for _, commit, what in records.predates(g)) + ".",
               f"Command: {'; '.join(f'`{c}`' for c in g['commands'])}.", ""]
+    if g["aside"]:
+        lines += ["Not counted: " + "; ".join(
+            f"seed {r['seed']} at {r.get('commit', '?')[:7]} ({r.get('cpu', r['device'])}, {r.get('date', '?')[:10]}), "
+            + ("a rerun of a seed counted above" if r["why"] == "rerun" else "made with uncommitted changes")
+            for r in g["aside"]) + ".", ""]
     first = g["dirs"][0]
     pictures = sorted(glob.glob(os.path.join(first, "*.png")), key=lambda p: (os.path.basename(p) != "samples.png", p))
     for p in pictures:
@@ -129,7 +140,8 @@ def render(groups, out_dir, command="python -m codebase.report"):
                 lines += section(g, out_dir)
     for (model, argument), found in sweeps(groups).items():
         lines += [f"## {model} by {argument}", "", "The training loss weighs its terms by this argument; every figure "
-                  "is the true bound.", "", *sweep_rows(found, f"| {argument} | seeds | KL | Rec | NELBO | IWAE-1000 |"), ""]
+                  "is the true bound.", "",
+                  *sweep_rows(found, f"| {argument} | seeds | KL | Rec | NELBO | IWAE-1000 |"), ""]
         lines += [f"![{f[:-4]}]({f})" for f in plot_names(argument)] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -145,9 +157,10 @@ def sweep_plots(model, argument, found, out_dir):
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.errorbar([x["KL"][0] for x in m], [x["Rec"][0] for x in m], xerr=[_bar(x["KL"][1]) for x in m],
                 yerr=[_bar(x["Rec"][1]) for x in m], fmt="o-")
-    for k, x in zip(b, m):
+    for k, x in zip(b, m, strict=True):
         ax.annotate(f"{argument}={k:g}", (x["KL"][0], x["Rec"][0]), textcoords="offset points", xytext=(5, 5))
-    ax.set(xlabel="KL (rate, nats)", ylabel="Rec (distortion, nats)", title=f"{model} by {argument}: rate against distortion")
+    ax.set(xlabel="KL (rate, nats)", ylabel="Rec (distortion, nats)",
+           title=f"{model} by {argument}: rate against distortion")
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, plot_names(argument)[0]), dpi=100)
     fig, ax = plt.subplots(figsize=(5, 4))

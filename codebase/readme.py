@@ -5,7 +5,6 @@ import inspect
 import json
 import os
 import re
-import statistics
 
 from codebase import against, bench, flags, models, records
 from codebase.page import course, digits, fmt, published, sweep_rows, sweeps
@@ -17,12 +16,14 @@ WORDS = {  # the generated README text, by language: English, Spanish
                "| modelo | comando | semillas | métrica | medido | curso |"),
     "all": ("all 10000 test images", "las 10000 imágenes de test"),
     "accuracy": ("test accuracy", "exactitud en test"),
-    "inside": ("Every mean lies inside the course's tolerance.", "Todas las medias caen dentro de la tolerancia del curso."),
+    "inside": ("Every mean lies inside the course's tolerance.",
+               "Todas las medias caen dentro de la tolerancia del curso."),
     "outside": ("Means outside the course's tolerance: {}.", "Medias fuera de la tolerancia del curso: {}."),
     "seeds": ("Single seeds outside it: {}.", "Semillas sueltas fuera de ella: {}."),
     "seed": ("{} seed {}: {}", "{}, semilla {}: {}"),
     "sweep": ("| {} | seeds | KL | Rec | NELBO | IWAE-1000 |", "| {} | semillas | KL | Rec | NELBO | IWAE-1000 |"),
-    "variants": ({"bf16": ", bf16 products", "fp32 compiled": ", compiled", "bf16 compiled": ", compiled, bf16 products"},
+    "variants": ({"bf16": ", bf16 products", "fp32 compiled": ", compiled",
+                  "bf16 compiled": ", compiled, bf16 products"},
                  {"bf16": ", productos en bf16", "fp32 compiled": ", compilado",
                   "bf16 compiled": ", compilado, productos en bf16"}),
     "against": ("{} ({}), `{}`: this commit's steps and another's, their runs alternated in one run "
@@ -33,21 +34,20 @@ WORDS = {  # the generated README text, by language: English, Spanish
              "{:.1f} s with `--jobs 1`, a ratio of {:.2f}, start-up and evaluation included.",
              "{} ({}): dos réplicas del VAE de {} iteraciones tardaron {:.1f} s con `--jobs 2` ({} hilo cada una) y "
              "{:.1f} s con `--jobs 1`, una razón de {:.2f}, arranque y evaluación incluidos."),
-    "speed": ("| CPU or GPU, threads | date | model | variant | it/s | compiled / eager | compilation | late it/s, at iteration "
-              "| training | evaluation | the process's peak RSS so far |",
-              "| CPU o GPU, hilos | fecha | modelo | variante | it/s | compilado / eager | compilación | it/s tarde, en la "
-              "iteración | entrenamiento | evaluación | RSS máximo del proceso hasta ahí |"),
+    "speed": ("| CPU or GPU, threads | date | model | variant | it/s | compiled / eager | compilation "
+              "| late it/s, at iteration | training | evaluation | the process's peak RSS so far |",
+              "| CPU o GPU, hilos | fecha | modelo | variante | it/s | compilado / eager | compilación "
+              "| it/s tarde, en la iteración | entrenamiento | evaluación | RSS máximo del proceso hasta ahí |"),
     "commands": ("| command | prints | training, minutes | with `--compile` |",
                  "| comando | imprime | entrenamiento, minutos | con `--compile` |"),
-    "beyond": ("| model | command | seeds | all 10000 test images: NELBO | IWAE-100 | active dimensions | training, minutes (CPU, threads) |",
-               "| modelo | comando | semillas | las 10000 imágenes de test: NELBO | IWAE-100 | dimensiones activas | "
-               "entrenamiento, minutos (CPU, hilos) |"),
+    "beyond": ("| model | command | seeds | all 10000 test images: NELBO | IWAE-100 | active dimensions |",
+               "| modelo | comando | semillas | las 10000 imágenes de test: NELBO | IWAE-100 | dimensiones activas |"),
     "projected": ("Training minutes projected by one benchmark record, on {where} threads, {date} (`{command}`):",
                   "Minutos de entrenamiento proyectados por un registro del benchmark, en {where} hilos, {date} "
                   "(`{command}`):"),
     "validation": ("validation / test accuracy", "exactitud en validación / en test"),
-    "first": ("training minutes a seed, {} included, on {}", "minutos de entrenamiento por semilla, {} incluido, en {}"),
-    "most": ("at most", "como mucho"),
+    "first": ("training minutes a seed, {} included, on {} threads: mean ± SE (range)",
+              "minutos de entrenamiento por semilla, {} incluido, en {} hilos: media ± EE (rango)"),
     "profile": ("| CPU, threads | model | precision | operators per step | of which matrix products |",
                 "| CPU, hilos | modelo | precisión | operadores por paso | de ellos, productos de matrices |"),
     "variant": ("| model | seeds, in both | metric | fp32 | variant | variant - fp32, seed by seed |",
@@ -78,59 +78,80 @@ def blocks(groups, benches, lang="en"):
     """The README's measured tables, made from the records: {block name: Markdown}.
 
     groups: records.aggregate(...) of the published records; benches: the benchmark's records
-    (results/bench*.json); lang: "en" or "es"
+    (load_benches); lang: "en" or "es". "results" and "outliers" hold the float32 eager rows (the
+    READMEs'), "variant_results" and "variant_outliers" the other variants' (docs/performance.md's).
     """
     shown = configurations(groups, lang)
+    fp32 = [(label, g) for label, g in shown if g["variant"] == "fp32"]
+    others = [(label, g) for label, g in shown if g["variant"] != "fp32"]
+    made = {"results": "\n".join(result_rows(fp32, groups, lang)), "outliers": outliers(fp32, lang),
+            "variant_results": "\n".join(result_rows(others, groups, lang)), "variant_outliers": outliers(others, lang)}
+    for (_, argument), found in sweeps(groups).items():
+        made[argument] = "\n".join(sweep_rows(found, _word("sweep", lang).format(argument)))
+    made["variants"] = "\n".join([_word("variant", lang), "| --- | --- | --- | --- | --- | --- |"]
+                                 + variant_rows(groups, lang))
+    made["speed"] = "\n".join(speed_rows(benches, lang))
+    made["commands"] = "\n".join(command_rows(groups, benches, lang))
+    made["beyond"] = "\n".join(beyond_rows(groups, lang))
+    return made
+
+
+def result_rows(shown, groups, lang):
+    """The results table of the configurations `shown` ([(label, group)]): each metric's mean ± SE
+    over seeds beside the course's value, and an accuracy's range over seeds; for a model that trains
+    another run first (M1+M2), the training minutes a seed, that run's included, a row per CPU."""
     rows = [_word("header", lang), "| --- | --- | --- | --- | --- | --- |"]
     for label, g in shown:
         cells = [label, "; ".join(f"`{c}`" for c in g["commands"]), str(g["n"])]
+        first = _first_minutes(g, groups)
         for i, (metric, keys) in enumerate(_readme_metrics(g, lang)):
             means = [g["metrics"][k] for k in keys]
-            measured = " / ".join(fmt(m, se, digits(k)) for (m, se), k in zip(means, keys))
+            measured = " / ".join(fmt(m, se, digits(k)) + (_range(g["values"][k], digits(k)) if k.startswith("accuracy")
+                                                           else "") for (m, se), k in zip(means, keys, strict=True))
             expected = [course(g).get(k) for k in keys]
             course_cell = " / ".join(f"{e[0]} ± {e[1]}" for e in expected) if all(expected) else "–"
             rows.append("| " + " | ".join((cells if i == 0 else ["", "", ""]) + [metric, measured, course_cell]) + " |")
-        first = _first_minutes(g, groups)
         if first:
-            total = [a + b for a, b in zip(first, g["train_minutes"])]
-            rows.append(f"| | | | {_word('first', lang).format(_first_name(g), g['where'])} | "
-                        f"{fmt(*mean_se(total), 1)}, {_word('most', lang)} {max(total):.1f} | – |")
+            for cpu, rs in records.by_cpu(g).items():
+                total = [first[r["seed"]] + r["train_seconds"] / 60 for r in rs]
+                rows.append(f"| | | | {_word('first', lang).format(_first_name(g), cpu)} | "
+                            f"{fmt(*mean_se(total), 1)}{_range(total, 1)} | – |")
+    return rows
+
+
+def _range(values, d):
+    """' (lowest to highest)' of a metric's values over seeds"""
+    return f" ({min(values):.{d}f}–{max(values):.{d}f})" if len(values) > 1 else ""
+
+
+def outliers(shown, lang):
+    """The sentence saying which means, and which single seeds, of the configurations `shown` lie
+    outside the course's tolerance."""
     means, seeds = {}, []
     for label, g in shown:
         outside = {}
         for k, (value, tolerance) in course(g).items():
-            inside = lambda v: value - tolerance <= v <= value + tolerance  # noqa: E731
-            for seed, v in zip(g["seeds"], g["values"][k]):
-                if not inside(v):
+            for seed, v in zip(g["seeds"], g["values"][k], strict=True):
+                if abs(v - value) > tolerance:
                     outside.setdefault(seed, []).append(k)
-            if not inside(g["metrics"][k][0]):
+            if abs(g["metrics"][k][0] - value) > tolerance:
                 means.setdefault(label, []).append(k)
         seeds += [_word("seed", lang).format(label, seed, ", ".join(ks)) for seed, ks in sorted(outside.items())]
-    said = (_word("outside", lang).format("; ".join(f"{label}: {', '.join(ks)}" for label, ks in means.items())) if means
-            else _word("inside", lang))
-    blocks = {"results": "\n".join(rows),
-              "outliers": said + (" " + _word("seeds", lang).format("; ".join(seeds)) if seeds else "")}
-    for (_, argument), found in sweeps(groups).items():
-        blocks[argument] = "\n".join(sweep_rows(found, _word("sweep", lang).format(argument)))
-    blocks["variants"] = "\n".join([_word("variant", lang), "| --- | --- | --- | --- | --- | --- |"]
-                                   + variant_rows(groups, lang))
-    blocks["speed"] = "\n".join(speed_rows(benches, lang))
-    blocks["commands"] = "\n".join(command_rows(groups, benches, lang))
-    blocks["beyond"] = "\n".join(beyond_rows(groups, lang))
-    return blocks
+    said = (_word("outside", lang).format("; ".join(f"{label}: {', '.join(ks)}" for label, ks in means.items()))
+            if means else _word("inside", lang))
+    return said + (" " + _word("seeds", lang).format("; ".join(seeds)) if seeds else "")
 
 
 def beyond_rows(groups, lang):
     """A row per published float32 configuration bounded on all 10000 test images: both bounds
-    with their standard errors over seeds, the active latent dimensions where recorded, and the
-    median training minutes on the CPU of the row's records."""
-    rows = [_word("beyond", lang), "| --- | --- | --- | --- | --- | --- | --- |"]
+    with their standard errors over seeds and the active latent dimensions where recorded (no
+    minutes: the rows' seeds ran on several CPUs; the commands table projects one record's)."""
+    rows = [_word("beyond", lang), "| --- | --- | --- | --- | --- | --- |"]
     for label, g in configurations(groups, lang):
         if g["variant"] == "fp32" and "full/IWAE-100" in g["metrics"]:
             nelbo, iwae = (fmt(*g["metrics"][k]) for k in ("full/NELBO", "full/IWAE-100"))
             active = fmt(*g["metrics"]["active"], 1) if "active" in g["metrics"] else "–"
-            minutes = _minutes(statistics.median(g["train_minutes"]))
-            rows.append(f"| {label} | `{_command(g)}` | {g['n']} | {nelbo} | {iwae} | {active} | {minutes} ({g['where']}) |")
+            rows.append(f"| {label} | `{_command(g)}` | {g['n']} | {nelbo} | {iwae} | {active} |")
     return rows
 
 
@@ -141,14 +162,15 @@ def command_rows(groups, benches, lang):
     is the model's default one (the benchmark times that one). One record, so one CPU and one run:
     the newest that timed every model."""
     b = _commands_bench(benches)
-    rows = ([_word("projected", lang).format(where=_where(b), date=b["date"][:10], command=b["command"]), ""] if b else []) + [
-        _word("commands", lang), "| --- | --- | --- | --- |"]
+    rows = ([_word("projected", lang).format(where=_where(b), date=b["date"][:10], command=b["command"]), ""]
+            if b else []) + [_word("commands", lang), "| --- | --- | --- | --- |"]
     for _, g in configurations(groups, lang):
         if g["variant"] != "fp32":
             continue
         cls = models.by_name(g["model"])
         default = g["config"] == _default_config(cls)
-        rates = {records.variant(r): r["rate"] for r in (b["rows"] if b and default else []) if r["model"] == bench.name(cls)}
+        rates = {records.variant(r): r["rate"] for r in (b["rows"] if b and default else [])
+                 if r["model"] == bench.name(cls)}
         minutes = [_minutes(cls.iterations / rates[v] / 60) if v in rates else "–" for v in ("fp32", "fp32 compiled")]
         prints = "; ".join(label for label, _ in _readme_metrics(g, lang))
         rows.append(f"| `{_command(g)}` | {prints} | {minutes[0]} | {minutes[1]} |")
@@ -171,7 +193,8 @@ def _commands_bench(benches):
 
 def _beside(shown, g, variant):
     """The group of configurations(...) `shown` that holds g's model and configuration in `variant`, or None"""
-    return next((h for _, h in shown if h["variant"] == variant and h["model"] == g["model"] and h["config"] == g["config"]),
+    return next((h for _, h in shown
+                 if h["variant"] == variant and h["model"] == g["model"] and h["config"] == g["config"]),
                 None)
 
 
@@ -186,15 +209,15 @@ def _first_name(g):
 
 
 def _first_minutes(g, groups):
-    """[minutes] in g's seed order: the training minutes of the run that g's model trains first, seed
-    by seed (records.trained_first among the groups' records, at the key trained_after[0] of its
-    class), or None when it trains none first or a record is missing."""
+    """{seed: minutes}: the training minutes of the run that g's model trains first, seed by seed
+    (records.trained_first among the groups' records, at the key trained_after[0] of its class), or
+    None when it trains none first or a record is missing."""
     after = models.by_name(g["model"]).trained_after
     if not after:
         return None
     found = [r for h in groups for r in h["records"]]
-    firsts = [records.trained_first(r, found, after[0]) for r in g["records"]]
-    return None if None in firsts else [r["train_seconds"] / 60 for r in firsts]
+    firsts = {r["seed"]: records.trained_first(r, found, after[0]) for r in g["records"]}
+    return None if None in firsts.values() else {s: r["train_seconds"] / 60 for s, r in firsts.items()}
 
 
 def _command(g):
@@ -216,7 +239,7 @@ def variant_rows(groups, lang):
             seeds = [s for s in low["seeds"] if s in g["seeds"]]
             a, b = (records.by_seed(h, h["values"][key], seeds) for h in (g, low))
             rows.append(f"| {label} | {', '.join(map(str, seeds))} | {key} | {fmt(*mean_se(a), d)} | "
-                        f"{fmt(*mean_se(b), d)} | {fmt(*mean_se([y - x for x, y in zip(a, b)]), d)} |")
+                        f"{fmt(*mean_se(b), d)} | {fmt(*mean_se([y - x for x, y in zip(a, b, strict=True)]), d)} |")
     return rows
 
 
@@ -234,7 +257,8 @@ def speed_rows(benches, lang):
             speed.append(f"| {_where(b)} | {b['date'][:10]} | {_timed(r)} | {records.variant(r)} | {r['rate']:.1f} | "
                          + (f"{r['speedup']:.2f} | {r['compile_seconds']:.0f} s | " if compiled else "– | – | ")
                          + (f"{r['late_rate']:.1f} at {r['late_iteration']}" if r["late_rate"] else "–")
-                         + f" | {r['train_minutes']:.1f} min ({r['iterations']} it.) | {r['eval_seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
+                         + f" | {r['train_minutes']:.1f} min ({r['iterations']} it.) | {r['eval_seconds']:.1f} s | "
+                         f"{r['peak_rss_mb']:.0f} MB |")
     profiled = [(b, r) for b in benches for r in b["rows"] if "ops_ms" in r]
     if profiled:
         speed += ["", _word("profile", lang), "| --- | --- | --- | --- | --- |"]
@@ -243,7 +267,8 @@ def speed_rows(benches, lang):
     for b in benches:
         if b.get("against"):  # another commit's steps, timed in the same run
             speed += ["", _word("against", lang).format(b["cpu"], b["date"][:10], b["command"]), ""]
-            speed += [f"- {line}" for line in against.compared(b["rows"], b["against"]["runs"], b["against"]["commit"][:7])]
+            speed += [f"- {line}"
+                      for line in against.compared(b["rows"], b["against"]["runs"], b["against"]["commit"][:7])]
     for b in benches:
         if b.get("jobs"):
             j = b["jobs"]
@@ -261,8 +286,8 @@ def _where(bench):
 def _readme_metrics(g, lang):
     """[(metric label, metric keys)] of a configuration's rows in the README's table: the bounds'
     or the accuracy's rows where it has those metrics, else its headline metric."""
-    accuracy = ((_word("validation", lang), ["accuracy_validation", "accuracy"]) if "accuracy_validation" in g["metrics"]
-                else (_word("accuracy", lang), ["accuracy"]))
+    accuracy = ((_word("validation", lang), ["accuracy_validation", "accuracy"])
+                if "accuracy_validation" in g["metrics"] else (_word("accuracy", lang), ["accuracy"]))
     rows = [accuracy, ("NELBO / KL / Rec", ["NELBO", "KL", "Rec"]),
             ("IWAE-1 / 10 / 100 / 1000", ["IWAE-1", "IWAE-10", "IWAE-100", "IWAE-1000"]),
             (f"{_word('all', lang)}: NELBO / IWAE-100", ["full/NELBO", "full/IWAE-100"])]
@@ -272,17 +297,18 @@ def _readme_metrics(g, lang):
 
 
 def load_benches(folder):
-    """The benchmark's records, folder/bench*.json, oldest first."""
+    """The benchmark's records, folder/bench*.json, made from a committed tree ("dirty": false: no
+    published figure rests on another), oldest first."""
     benches = []
     for path in sorted(glob.glob(os.path.join(folder, "bench*.json"))):
         with open(path) as f:
             benches.append(json.load(f))
-    return sorted(benches, key=lambda b: b["date"])
+    return sorted((b for b in benches if b.get("dirty") is False), key=lambda b: b["date"])
 
 
 def fill(text, blocks):
     """text with each <!-- name --> ... <!-- /name --> span's inside replaced by blocks[name]."""
     for name, block in blocks.items():
-        text = re.sub(rf"(<!-- {name} -->\n)(?:.*?\n)?(<!-- /{name} -->)", lambda m: f"{m[1]}{block}\n{m[2]}", text,
-                      flags=re.S)
+        text = re.sub(rf"(<!-- {name} -->\n)(?:.*?\n)?(<!-- /{name} -->)",
+                      lambda m, block=block: f"{m[1]}{block}\n{m[2]}", text, flags=re.S)
     return text

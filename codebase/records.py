@@ -53,19 +53,41 @@ def describe(model, config, variant="fp32"):
     return f"{model}({args})" + ("" if variant == "fp32" else f", {variant}")
 
 
+def counted(records):
+    """Which records count: (counted, set aside), each a list of records.
+
+    A record counts once per seed of its model, configuration and variant: the newest clean one
+    (made from a committed tree, "dirty": false). The others are set aside, each with "why" added:
+    "rerun" (an older or another record of a seed already counted) or "dirty" (made with
+    uncommitted changes: no published figure rests on one).
+    """
+    by_seed = defaultdict(list)
+    for r in records:
+        by_seed[*_key(r), r["seed"]].append(r)
+    kept, aside = [], []
+    for rs in by_seed.values():
+        clean = sorted((r for r in rs if r.get("dirty") is False), key=lambda r: r.get("date", ""))
+        kept += clean[-1:]
+        aside += [{**r, "why": "rerun" if r.get("dirty") is False else "dirty"} for r in rs if r not in clean[-1:]]
+    return kept, aside
+
+
 def aggregate(records):
-    """Group replicates by what they hold: model, configuration and variant.
+    """Group the counted records (see counted) by what they hold: model, configuration and variant.
 
     Returns [{"name" (describe's), "model", "config", "variant", "n", "seeds", "values": {metric: [per seed]},
               "metrics": {metric: (mean, se)}, "train_minutes", "eval_seconds", "commands", "dirs",
-              "undrawn", "machine", "where" ("CPU model, threads"), "repeat" (the first seed's), "records"}],
-    sorted by name.
+              "undrawn", "machine", "where" ("CPU model, threads"), "repeat" (the first seed's), "records",
+              "aside" (the group's records set aside, each with its "why")}],
+    sorted by name; a configuration whose records are all set aside has no group.
     """
+    kept, aside = counted(records)
     groups = defaultdict(list)
-    for r in records:
-        groups[r["model"], json.dumps(r["config"], sort_keys=True), variant(r)].append(r)
+    for r in kept:
+        groups[_key(r)].append(r)
     out = []
-    for (model, _, how), rs in groups.items():
+    for key, rs in groups.items():
+        model, _, how = key
         rs.sort(key=lambda r: r["seed"])
         values = {k: [r["metrics"][k] for r in rs] for k in rs[0]["metrics"]}
         out.append({
@@ -77,14 +99,29 @@ def aggregate(records):
             "undrawn": rs[0].get("undrawn"), "machine": "; ".join(sorted({machine(r) for r in rs})),
             "where": "; ".join(sorted({where(r) for r in rs})),
             "repeat": rs[0].get("repeat", rs[0]["command"]), "records": rs,
+            "aside": sorted((r for r in aside if _key(r) == key), key=lambda r: (r["seed"], r.get("date", ""))),
         })
     return sorted(out, key=lambda g: g["name"])
+
+
+def _key(r):
+    """What replicates share: (model, configuration, variant)"""
+    return r["model"], json.dumps(r["config"], sort_keys=True), variant(r)
 
 
 # Commits after which the same command trains at another speed on the same CPU: (commit date, commit,
 # what changed). A record made before one says so wherever its times are shown.
 SPEED_CHANGES = [("2026-11-30T16:43:41Z", "7d0709f",
                   "glibc's mmap threshold raised from 1 MB, about twice the eager speed of the SSVAE's and M2's steps")]
+
+
+def by_cpu(group):
+    """The group's records by where each ran: {where(r): [records]}, so that times are set side by
+    side only from one CPU model (or device) and thread count"""
+    out = defaultdict(list)
+    for r in group["records"]:
+        out[where(r)].append(r)
+    return dict(out)
 
 
 def predates(group):

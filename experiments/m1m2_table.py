@@ -7,7 +7,8 @@ One row per M1+M2 record found in the folders (each run's <folder>/<run>/metrics
 first: its command, seed and commit, its validation and test accuracies, and the iterations and
 minutes of its M1 (the newest record of the M1 run it names made before its own, looked up in the
 same folders: an M1 trained on to more iterations leaves a record at each length) and of its M2,
-on the CPU it names.
+on the CPU it names. A commit or M1's minutes marked "(dirty)" come from a record made with
+uncommitted changes.
 """
 import argparse
 import os
@@ -24,11 +25,18 @@ def table(found):
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in sorted((r for r in found if r["model"] == "M1M2"), key=lambda r: r.get("date", "")):
         m1 = records.trained_first(r, found, M1M2.trained_after[0])
-        m1_iterations, m1_minutes = (m1["iterations"], f"{m1['train_seconds'] / 60:.1f}") if m1 else ("?", "?")
-        lines.append(f"| `{r['command']}` | {r['seed']} | {r.get('commit', '?')[:7]}{' (dirty)' if r.get('dirty') else ''} | "
+        m1_iterations, m1_minutes = ((m1["iterations"], f"{m1['train_seconds'] / 60:.1f}{_dirty(m1)}") if m1
+                                     else ("?", "?"))
+        lines.append(f"| `{r['command']}` | {r['seed']} | {r.get('commit', '?')[:7]}{_dirty(r)} | "
                      f"{r['metrics'].get('accuracy_validation', float('nan')):.4f} | {r['metrics']['accuracy']:.4f} | "
-                     f"{m1_iterations} + {r['iterations']} | {m1_minutes} + {r['train_seconds'] / 60:.1f} | {records.where(r)} |")
+                     f"{m1_iterations} + {r['iterations']} | {m1_minutes} + {r['train_seconds'] / 60:.1f} | "
+                     f"{records.where(r)} |")
     return "\n".join(lines)
+
+
+def _dirty(r):
+    """' (dirty)' for a record made with uncommitted changes"""
+    return " (dirty)" if r.get("dirty") is not False else ""
 
 
 def main(argv=None):

@@ -3,6 +3,7 @@ plots, the READMEs' tables."""
 import json
 import math
 import os
+import re
 import statistics
 
 import pytest
@@ -12,7 +13,6 @@ from codebase import models, page, readme, records, report
 from codebase.vae import BOUNDS
 from conftest import ROOT
 
-
 VAE = "VAE(z_dim=10, beta=1.0)"
 SSVAE_ARGS = "z_dim=64, y_dim=10, gen_weight=0.0, class_weight=100.0"
 SSVAE_0 = {"z_dim": 64, "y_dim": 10, "gen_weight": 0.0, "class_weight": 100.0}
@@ -20,13 +20,15 @@ SSVAE_0 = {"z_dim": 64, "y_dim": 10, "gen_weight": 0.0, "class_weight": 100.0}
 REPORT = "python -m codebase.report --logs results --readme README.md README.es.md docs/performance.md"
 
 
-def write_run(logs, name, seed, metrics, model="VAE", config=None, undrawn=None, precision=None, train_seconds=120.0):
+def write_run(logs, name, seed, metrics, model="VAE", config=None, undrawn=None, precision=None, train_seconds=120.0,
+              **provenance):
     d = logs / f"{name}_run={seed:04d}"
     d.mkdir(parents=True)
     record = {"name": d.name, "model": model, "config": config or {"z_dim": 10, "beta": 1.0},
               "seed": seed, "iterations": 20000, "command": f"python run_vae.py --run {seed}",
               "metrics": metrics, "train_seconds": train_seconds, "eval_seconds": 1.0, "device": "cpu",
-              "threads": 2, "torch": "x", "machine": "x86_64, 2 cores", "undrawn": undrawn}
+              "threads": 2, "torch": "x", "machine": "x86_64, 2 cores", "undrawn": undrawn,
+              "commit": "0123456789", "dirty": False, "date": "2026-01-01T00:00:00Z", **provenance}
     if precision:
         record["precision"] = precision
     (d / "metrics.json").write_text(json.dumps(record))
@@ -56,7 +58,8 @@ def test_mean_and_standard_error_beside_the_course(tmp_path):
     assert f"| IWAE-1000 | 101.00 ± {se:.2f} | 99.00, 100.00, 104.00 | 95 ± 2.5 | NO (0/3 seeds) |" in text
     assert f"| `SSVAE({SSVAE_ARGS})` | 1 | accuracy | 0.7000 | 0.735 ± 0.025 | NO (0/1 seeds) |" in text
     assert "`python run_vae.py --run 0`" in text and "beta_nelbo.png" not in text
-    assert "Wall time per run: training 2.0 min" in text
+    assert ("Wall time per run, mean (from min to max): training 2.0 min (from 2.0 to 2.0), evaluation 1 s, on cpu, "
+            "2 threads (3 seeds)") in text
     assert "No pictures: the decoder never trained." in text and "model=ssvae_gw=0_cw=100_run=0000/samples" not in text
 
 
@@ -137,7 +140,8 @@ def test_readme_blocks_say_which_seeds_and_means_fall_outside(tmp_path):
     # and seeds 0 and 1; the other bounds hold neither the mean nor seed 1.
     assert blocks["outliers"].startswith("Means outside the course's tolerance: VAE: KL, Rec, IWAE-10, IWAE-100, "
                                          "IWAE-1000. Single seeds outside it: VAE seed 0: KL, ")
-    assert "; VAE seed 1: KL, Rec, IWAE-10, IWAE-100, IWAE-1000; VAE seed 2: NELBO, KL, Rec, IWAE-1," in blocks["outliers"]
+    assert ("; VAE seed 1: KL, Rec, IWAE-10, IWAE-100, IWAE-1000; VAE seed 2: NELBO, KL, Rec, IWAE-1,"
+            in blocks["outliers"])
     assert ("| VAE | `python run_vae.py --run 0`; `python run_vae.py --run 1`; `python run_vae.py --run 2` | 3 | "
             "NELBO / KL / Rec |") in blocks["results"]
     for old in ("", "old\n", "old\nlines\n"):
@@ -172,7 +176,9 @@ def test_bf16_runs_are_held_to_the_course_and_compared_seed_by_seed_with_float32
     # seeds 1 and 2: fp32 100, 104; bf16 100.5, 103; differences 0.5 and -1
     row = readme.blocks(groups, [])["variants"].splitlines()[2]
     assert row == "| VAE, bf16 products | 1, 2 | NELBO | 102.00 ± 2.00 | 101.75 ± 1.25 | -0.25 ± 0.75 |"
-    assert "| VAE, bf16 products | `python run_vae.py --run 1`" in readme.blocks(groups, [])["results"]
+    made = readme.blocks(groups, [])  # the READMEs show float32 eager rows; docs/performance.md the variants'
+    assert "| VAE, bf16 products |" not in made["results"] and "| VAE | `python run_vae.py --run 0`" in made["results"]
+    assert "| VAE, bf16 products | `python run_vae.py --run 1`" in made["variant_results"]
 
 
 def bench_record(date, cpu, rates):
@@ -194,7 +200,8 @@ def test_the_commands_table_projects_one_benchmark_record_of_one_cpu(tmp_path):
                bench_record("2026-03-01", "Newest CPU, VAE alone", {("vae", False): 1.0})]
     groups = records.aggregate(records.load([str(tmp_path)]))
     rows = readme.command_rows(groups, benches, "en")
-    assert rows[0] == "Training minutes projected by one benchmark record, on New CPU, 2 threads, 2026-02-01 (`python -m codebase.bench`):"
+    assert rows[0] == ("Training minutes projected by one benchmark record, on New CPU, 2 threads, 2026-02-01 "
+                       "(`python -m codebase.bench`):")
     assert rows[2] == "| command | prints | training, minutes | with `--compile` |"
     assert rows[4] == "| `python run_vae.py` | NELBO / KL / Rec; IWAE-1 / 10 / 100 / 1000 | 5.0 | 2.5 |"
     assert readme.command_rows(groups, [], "en")[2] == rows[4].replace("5.0 | 2.5", "– | –")
@@ -235,8 +242,8 @@ def test_the_beyond_table_gives_both_full_test_bounds_and_the_active_dimensions(
                   {"z_dim": 10, "iw": 5})
     groups = records.aggregate(records.load([str(tmp_path)]))
     rows = readme.blocks(groups, [])["beyond"].splitlines()
-    assert rows[2] == "| VAE | `python run_vae.py` | 2 | 100.00 ± 1.00 | 96.00 ± 1.00 | – | 1.5 (cpu, 2) |"
-    assert rows[3] == "| IWAE, k = 5 | `python run_vae.py` | 2 | 99.00 ± 0.00 | 95.00 ± 0.00 | 5.5 ± 0.5 | 2.0 (cpu, 2) |"
+    assert rows[2] == "| VAE | `python run_vae.py` | 2 | 100.00 ± 1.00 | 96.00 ± 1.00 | – |"
+    assert rows[3] == "| IWAE, k = 5 | `python run_vae.py` | 2 | 99.00 ± 0.00 | 95.00 ± 0.00 | 5.5 ± 0.5 |"
     assert len(rows) == 4  # the IWAE at k = 1 has no records here
 
 
@@ -249,16 +256,71 @@ def test_m1m2s_rows_count_the_minutes_of_its_m1_seed_by_seed(tmp_path):
         write_run(tmp_path, m1, seed, bounds(94.0), config={"z_dim": 50, "beta": 1.0}, train_seconds=seconds)
     os.rename(tmp_path / f"{m1}_run=0000", tmp_path / "an M1 kept under another name")
     config = {"gen_weight": 1.0, "class_weight": 1.0, "z_dim": 10, "hidden": 500, "layers": 1, "code": "once",
-              "activation": "relu", "m1_hidden": 300, "m1_layers": 2, "m1_activation": "elu", "m1_z": 50, "y_dim": 10, "m1_run": m1}
+              "activation": "relu", "m1_hidden": 300, "m1_layers": 2, "m1_activation": "elu", "m1_z": 50, "y_dim": 10,
+              "m1_run": m1}
     for seed, (seconds, accuracy) in enumerate([(1200.0, 0.96), (1080.0, 0.97)]):
         write_run(tmp_path, "model=m1m2", seed, {"accuracy": accuracy, "accuracy_validation": accuracy - 0.01},
                   "M1M2", config, train_seconds=seconds)
     groups = records.aggregate(records.load([str(tmp_path)]))
     results = readme.blocks(groups, [])["results"].splitlines()
     at = next(i for i, row in enumerate(results) if row.startswith("| M1+M2"))
-    assert results[at].endswith("| validation / test accuracy | 0.9550 ± 0.0050 / 0.9650 ± 0.0050 | – |")
+    assert results[at].endswith("| validation / test accuracy | 0.9550 ± 0.0050 (0.9500–0.9600) / "
+                                "0.9650 ± 0.0050 (0.9600–0.9700) | – |")
     # seeds: 10 + 20 and 11 + 18 minutes
-    assert results[at + 1] == "| | | | training minutes a seed, M1 included, on cpu, 2 | 29.5 ± 0.5, at most 30.0 | – |"
+    assert results[at + 1] == ("| | | | training minutes a seed, M1 included, on cpu, 2 threads: mean ± SE (range) | "
+                               "29.5 ± 0.5 (29.0–30.0) | – |")
     (tmp_path / f"{m1}_run=0001" / "metrics.json").unlink()
     groups = records.aggregate(records.load([str(tmp_path)]))
     assert "M1 included" not in readme.blocks(groups, [])["results"]
+
+
+def test_a_seed_counts_once_the_newest_clean_record_and_the_others_are_shown_apart(tmp_path):
+    """Seed 0 recorded twice (a rerun on another CPU, newer), seed 1 clean and again with uncommitted
+    changes, seed 2 only with uncommitted changes: two seeds count, each once."""
+    write_run(tmp_path, "model=vae_z=10_beta=1", 0, bounds(100.0), cpu="Old CPU", date="2026-01-01T00:00:00Z")
+    write_run(tmp_path / "again", "model=vae_z=10_beta=1", 0, bounds(104.0), cpu="New CPU", date="2026-02-01T00:00:00Z")
+    write_run(tmp_path, "model=vae_z=10_beta=1", 1, bounds(102.0), cpu="Old CPU")
+    write_run(tmp_path / "dirty", "model=vae_z=10_beta=1", 1, bounds(50.0), cpu="Old CPU", dirty=True,
+              date="2026-03-01T00:00:00Z")
+    write_run(tmp_path, "model=vae_z=10_beta=1", 2, bounds(50.0), cpu="Old CPU", dirty=True)
+    found = records.load([str(tmp_path), str(tmp_path / "again"), str(tmp_path / "dirty")])
+    assert len(found) == 5
+    (g,) = records.aggregate(found)
+    assert g["seeds"] == [0, 1] and g["values"]["NELBO"] == [104.0, 102.0]
+    assert [(r["seed"], r["why"]) for r in g["aside"]] == [(0, "rerun"), (1, "dirty"), (2, "dirty")]
+    text = page.render([g], str(tmp_path))
+    assert "2 seeds (0, 1)." in text
+    assert ("Not counted: seed 0 at 0123456 (Old CPU, 2026-01-01), a rerun of a seed counted above; seed 1 at "
+            "0123456 (Old CPU, 2026-03-01), made with uncommitted changes; seed 2 ") in text
+    # times side by side from one CPU each
+    assert ("on New CPU, 2 threads (1 seed); training 2.0 min (from 2.0 to 2.0), evaluation 1 s, on Old CPU, "
+            "2 threads (1 seed)") in text
+    assert "| VAE | `python run_vae.py --run 0`; `python run_vae.py --run 1` | 2 |" in readme.blocks([g], [])["results"]
+
+
+def test_a_benchmark_record_made_with_uncommitted_changes_is_never_shown(tmp_path):
+    clean, dirty = (bench_record(date, cpu, {("vae", False): 100.0})
+                    for date, cpu in (("2026-01-01", "A"), ("2026-02-01", "B")))
+    (tmp_path / "bench-a.json").write_text(json.dumps({**clean, "dirty": False}))
+    (tmp_path / "bench-b.json").write_text(json.dumps({**dirty, "dirty": True}))
+    assert [b["cpu"] for b in readme.load_benches(str(tmp_path))] == ["A"]
+
+
+def test_no_page_cites_a_record_made_with_uncommitted_changes():
+    """Every run folder or benchmark record under results/ that a README, a docs/ page or the results
+    page names was made from a committed tree; and no published group counts a dirty record."""
+    cited = set()
+    for page_path in [ROOT / "README.md", ROOT / "README.es.md", ROOT / "results" / "RESULTS.md",
+                      *sorted((ROOT / "docs").glob("*.md"))]:
+        text = page_path.read_text()
+        cited |= set(re.findall(r"results/([\w.=/-]+?\.json)", text))
+        cited |= {f"{d}/metrics.json" for d in re.findall(r"results/((?:m1m2-ablation/)?model=[\w.=-]+)", text)}
+        if page_path.name == "RESULTS.md":
+            cited |= {f"{d}/metrics.json" for d in re.findall(r"\]\(((?:m1m2-ablation/)?model=[\w.=-]+)/", text)}
+    assert cited
+    for name in sorted(cited):
+        path = ROOT / "results" / name
+        if path.exists():
+            assert json.loads(path.read_text()).get("dirty") is False, f"{name}: cited, made with uncommitted changes"
+    groups = records.aggregate(records.load([str(ROOT / "results")]))
+    assert all(r["dirty"] is False for g in groups for r in g["records"])
