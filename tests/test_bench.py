@@ -125,3 +125,15 @@ def test_flags_time_another_configuration_of_one_model(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--models", "vae", "gmvae", "--flags", "--z 2", *common])
     assert "--flags: name one model in --models" in capsys.readouterr().err
+
+
+def test_the_median_of_an_even_number_of_rounds_is_the_mean_of_the_two_middle_ones():
+    rounds = [{"rate": r, "round": i} for i, r in enumerate([4.0, 1.0, 3.0, 2.0])]
+    row = against.median_round(rounds)
+    assert row["rate"] == 2.5 and row["round"] == 3 and row["rates"] == [4.0, 1.0, 3.0, 2.0]  # the lower middle round
+    assert against.median_round(rounds[:3])["rate"] == 3.0
+    theirs = [{"rows": [{"model": "vae", "precision": "fp32", "compile": False, "rate": r}]}
+              for r in (1.0, 2.0, 4.0, 8.0)]
+    (line,) = against.compared([{"model": "vae", "precision": "fp32", "compile": False, "rate": 6.0, "rates": [6.0]}],
+                               theirs, "abc1234")
+    assert line.endswith("3.0 at abc1234 (median of 1.0, 2.0, 4.0, 8.0): 2.00x")
