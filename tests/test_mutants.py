@@ -1,6 +1,7 @@
 """The mutation check's bugs can still be planted: each MUTANTS line occurs once in its file, so a
 refactoring that moves a line does not silently turn its mutant into a no-op."""
 import pytest
+
 from conftest import ROOT
 from mutants import MUTANTS
 
