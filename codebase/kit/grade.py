@@ -105,6 +105,8 @@ def person(item, records, submission):
 
 def _answers(path):
     from codebase.kit import texts
+    if not os.path.exists(path):
+        return "no ANSWERS.md"
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
