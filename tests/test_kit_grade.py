@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import kit_copies
 import pytest
@@ -191,3 +192,22 @@ def test_a_planted_bug_costs_points_in_its_item_only(tmp_path, name, path, befor
     hit = item_of(path, before)
     for item in items.CODE:
         assert (got[item.number][0] < item.points) == (item.number == hit), (item.number, got[item.number])
+
+
+def test_the_autograder_zip_holds_gradescopes_scripts_and_the_reference_and_is_never_replaced_silently(tmp_path):
+    from codebase.kit.__main__ import main
+    path = str(tmp_path / "autograder.zip")
+    assert main(["autograder", path]) == 0
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        assert {"setup.sh", "run_autograder", "requirements.txt", "codebase/kit/grade.py", "codebase/vae.py"} <= names
+        assert z.getinfo("run_autograder").external_attr >> 16 & 0o111
+        assert "--gradescope /autograder/results/results.json" in z.read("run_autograder").decode()
+    assert main(["autograder", path]) == 2
+
+
+def test_grading_a_folder_that_is_not_there_says_what_to_pass_in_one_line(capsys):
+    from codebase.kit.__main__ import main
+    assert main(["grade", "/nonexistent/copy"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: /nonexistent/copy does not exist; pass") and len(err.splitlines()) == 1

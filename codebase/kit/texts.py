@@ -112,7 +112,8 @@ el comando avisa de lo que falta (un stub sin implementar, una corrida no hecha)
 def readme(lang):
     """The student's README in "en" or "es"."""
     t = EN if lang == "en" else ES
-    rows = [f"| {i.number} | {i.points:g} | `{p.file}` | `{p.function}` | {p.what if lang == 'en' else i.title[1]} |"
+    rows = [f"| {i.number} | {p.points:g} of {i.points:g} | `{p.file}` | `{p.function}` | "
+            + (p.what if lang == "en" else i.title[1]).replace("|", "\\|") + " |"
             for i in items.CODE for p in i.parts]
     manual = [i for i in items.ITEMS if i.kind == "person"]
     auto = sum(i.points for i in items.ITEMS) - sum(i.points for i in manual)
