@@ -40,6 +40,8 @@ def parses(words, monkeypatch):
     if args[0] == "-m":
         module, args = args[1], args[2:]
         path = ROOT / (module.replace(".", "/") + ".py")
+        if not path.is_file() and (ROOT / module.replace(".", "/") / "__main__.py").is_file():  # a package's
+            path, module = ROOT / module.replace(".", "/") / "__main__.py", module + ".__main__"
     else:
         module, args, path = args[0][:-3].replace("/", "."), args[1:], ROOT / args[0]
     if not path.is_file():

@@ -1,0 +1,213 @@
+"""The autograder (python -m codebase.kit grade): the reference gets every automatic point, a
+fresh starter none of the code points, the round trip what the reference gets; planted bugs cost
+exactly their item; a submission that exits, raises at import or loops loses only that item."""
+import ast
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import kit_copies
+import pytest
+from conftest import ROOT, child_env
+from mutants import MUTANTS
+
+from codebase.kit import grade, items, sandbox, splice
+
+CODE_POINTS = sum(i.points for i in items.CODE)
+
+
+def grade_lines(folder, capsys):
+    """The grader's lines, run in this process (python -m codebase.kit grade FOLDER)."""
+    from codebase.kit.__main__ import main
+    capsys.readouterr()
+    assert main(["grade", str(folder)]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return out.splitlines()
+
+
+def run_grade(folder, *flags):
+    done = subprocess.run([sys.executable, "-m", "codebase.kit", "grade", str(folder), *flags], cwd=ROOT,
+                          env=child_env(), capture_output=True, text=True, timeout=600)
+    assert "Traceback" not in done.stdout + done.stderr and done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.splitlines()
+
+
+def scores(lines):
+    """{item number: (earned or None for a person's item, points)} from the grader's lines."""
+    out = {}
+    for line in lines:
+        number, earned = line.split()[:2] if line[:1].isdigit() else (None, None)
+        if number in items.BY_NUMBER:
+            got, points = earned.split("/")
+            out[number] = (None if got == "-" else float(got), float(points))
+    return out
+
+
+@functools.cache
+def reference():
+    """The grader's lines on the reference (a process of its own, with --gradescope), and results.json's path."""
+    path = os.path.join(kit_copies.scratch(), "results.json")
+    return run_grade(ROOT, "--gradescope", path), path
+
+
+def test_the_reference_gets_every_automatic_point_and_the_total_names_what_a_person_grades():
+    lines, _ = reference()
+    got = scores(lines)
+    assert set(got) == set(items.BY_NUMBER) and len(lines) == len(items.ITEMS) + 3  # "Grading", "Total", "wrote"
+    for number, (earned, points) in got.items():
+        assert earned == (None if items.BY_NUMBER[number].kind == "person" else points), number
+    assert lines[-2] == "Total: 95 automatic points: 95 of 95; 5 points (1.5) graded by a person"
+    assert "beta runs found: 0.5, 2, 4, 8" in next(line for line in lines if line.startswith("1.5"))
+
+
+def test_results_json_has_gradescopes_keys_and_its_score_is_the_sum_of_its_tests():
+    _, path = reference()
+    with open(path) as f:
+        doc = json.load(f)
+    assert isinstance(doc["score"], (int, float)) and isinstance(doc["tests"], list) and len(doc["tests"]) == 11
+    for test in doc["tests"]:
+        assert set(test) <= {"score", "max_score", "name", "number", "output", "tags", "visibility", "status"}
+        assert isinstance(test["name"], str) and isinstance(test["output"], str)
+        assert isinstance(test["score"], (int, float)) and isinstance(test["max_score"], (int, float))
+        assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+        assert 0 <= test["score"] <= test["max_score"] or test["max_score"] == 0 == test["score"]
+    assert doc["score"] == sum(t["score"] for t in doc["tests"]) == 95
+    assert sum(t["max_score"] for t in doc["tests"]) == 95
+
+
+def test_a_fresh_starter_gets_none_of_the_code_points_with_a_line_per_item(capsys):
+    lines = grade_lines(kit_copies.fresh(), capsys)
+    got = scores(lines)
+    assert set(got) == set(items.BY_NUMBER)
+    assert sum(got[i.number][0] for i in items.CODE) == 0 and sum(got[i.number][1] for i in items.CODE) == 61
+    assert all("not implemented yet" in line for line in lines if line.split()[0] in [i.number for i in items.CODE])
+    assert lines[-1].startswith("Total: 95 automatic points: 0 of 95")
+
+
+def test_the_round_trip_packed_by_the_student_grades_like_the_reference(capsys):
+    root = kit_copies.round_trip()
+    packed = subprocess.run([sys.executable, "-m", "codebase.kit.submit", "--out", "s.zip"], cwd=root,
+                            env={**child_env(), "PYTHONPATH": root}, capture_output=True, text=True)
+    assert packed.returncode == 0, packed.stderr
+    assert [w for w in packed.stderr.splitlines() if w.startswith("warning")] == []
+    got, want = scores(grade_lines(os.path.join(root, "s.zip"), capsys)), scores(reference()[0])
+    assert got == want
+
+
+def grade_code(submission, timeout=sandbox.TIMEOUT):
+    """{item number: (score, line)} of the code items, graded side by side as the grader does."""
+    return {r.item.number: (r.score, r.line) for r in grade.grade(submission, timeout=timeout)
+            if r.item.kind == "code"}
+
+
+def submission_of(tmp_path, plant=()):
+    """The reference's item files in tmp_path, with plant = [(file, line as it is, line planted)]."""
+    for path in items.FILES:
+        os.makedirs(tmp_path / os.path.dirname(path), exist_ok=True)
+        shutil.copy(ROOT / path, tmp_path / path)
+    for path, before, after in plant:
+        text = (tmp_path / path).read_text()
+        assert text.count(before) == 1, (path, before)
+        (tmp_path / path).write_text(text.replace(before, after))
+    return tmp_path
+
+
+def test_exiting_raising_at_import_or_looping_costs_only_that_item(tmp_path):
+    sub = submission_of(tmp_path, [
+        ("codebase/utils.py", "return m + v.sqrt() * torch.randn_like(m)", "import sys; sys.exit(3)"),
+        ("codebase/vae.py", "BOUNDS = (", 'raise RuntimeError("not today")\nBOUNDS = ('),
+        ("codebase/ssvae.py", "log_q_y = F.log_softmax(self.cls(x), dim=-1)  # (batch, y_dim)", "while True: pass")])
+    got = {i.number: grade.code(i, sub, timeout=5 if i.number == "3.2" else sandbox.TIMEOUT) for i in items.CODE}
+    assert got["1.1"].score == 0 and "called sys.exit(3)" in got["1.1"].line
+    assert got["1.2"].score == 0 and "importing its module raised RuntimeError: not today" in got["1.2"].line
+    assert got["3.2"].score == 0 and got["3.2"].line == "timed out after 5 s (an endless loop?)"
+    assert got["2.1"][1:3] == (22, "log_normal: 4/4 cases; log_normal_mixture: 4/4 cases; GMVAE.kl: 3/3 cases")
+    assert all("\n" not in r.line for r in got.values())
+
+
+def test_a_missing_file_or_function_and_os_exit_cost_only_their_item(tmp_path):
+    sub = submission_of(tmp_path, [("codebase/gmvae.py", "def kl(self, m, v, z):", "def kl_renamed(self, m, v, z):"),
+                                   ("codebase/utils.py", "return m + v.sqrt() * torch.randn_like(m)",
+                                    "import os; os._exit(0)")])
+    os.remove(sub / "codebase/ssvae.py")
+    got = grade_code(sub)
+    assert got["3.2"] == (0, "SSVAE.negative_elbo_bound: codebase/ssvae.py is missing from the submission")
+    assert got["2.1"] == (16, "log_normal: 4/4 cases; log_normal_mixture: 4/4 cases; GMVAE.kl: codebase/gmvae.py "
+                              "has no function GMVAE.kl")
+    assert got["1.1"][0] == 0 and "ended the grading process" in got["1.1"][1]
+    assert got["1.2"][0] == 9
+
+
+def item_of(path, line_text):
+    """The code item whose function holds the (first line of the) reference's line, or None."""
+    source = (ROOT / path).read_text()
+    if path not in items.FILES or source.count(line_text) != 1:
+        return None
+    line = source[:source.index(line_text)].count("\n") + 1
+    tree = ast.parse(source)
+    for item in items.CODE:
+        for part in item.parts:
+            if part.file == path:
+                node = splice.find(tree, part.function)
+                if splice.span(node)[0] <= line <= node.end_lineno:
+                    return item.number
+    return None
+
+
+OURS = [  # (name, file, the line as it is, the line planted)
+    ("the VAE's bound summed over the batch", "codebase/vae.py",
+     "return _mean(kl + rec, kl, rec) if reduce else (kl + rec, kl, rec)",
+     "return tuple(t.sum() for t in (kl + rec, kl, rec)) if reduce else (kl + rec, kl, rec)"),
+    ("the VAE's bound per example", "codebase/vae.py",
+     "return _mean(kl + rec, kl, rec) if reduce else (kl + rec, kl, rec)", "return kl + rec, kl, rec"),
+    ("KL_y against the wrong prior", "codebase/ssvae.py",
+     "kl_y = utils.kl_cat(q_y, log_q_y, -math.log(self.y_dim))", "kl_y = utils.kl_cat(q_y, log_q_y, 0.0)"),
+    ("log_normal without the log-determinant", "codebase/utils.py",
+     "return -0.5 * (((x - m).pow(2) * v.reciprocal()).sum(-1) + log_det + d * LOG_2PI)",
+     "return -0.5 * (((x - m).pow(2) * v.reciprocal()).sum(-1) + d * LOG_2PI)"),
+    ("the mixture through exp and log", "codebase/utils.py",
+     "return log_mean_exp(-0.5 * (quad.to(z.dtype) + z.size(-1) * LOG_2PI), dim=-1)",
+     "return (-0.5 * (quad.to(z.dtype) + z.size(-1) * LOG_2PI)).exp().mean(-1).log()"),
+    ("sample_gaussian with v, not sqrt(v)", "codebase/utils.py",
+     "return m + v.sqrt() * torch.randn_like(m)", "return m + v * torch.randn_like(m)"),
+]
+PLANTED = [m[:4] for m in MUTANTS if item_of(m[1], m[2])] + OURS
+
+
+def test_the_mutants_of_tests_mutants_py_that_touch_an_item_are_found_and_planted():
+    assert len(PLANTED) - len(OURS) >= 4 and all(item_of(f, before) for _, f, before, _ in PLANTED)
+    given = "return 0.5 * (pv.log() - qv.log() + (qv + (qm - pm).pow(2)) / pv - 1).sum(-1)"
+    assert item_of("codebase/utils.py", given) is None  # kl_normal is given, not an item
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, path, before, after", PLANTED, ids=[m[0] for m in PLANTED])
+def test_a_planted_bug_costs_points_in_its_item_only(tmp_path, name, path, before, after):
+    got = grade_code(submission_of(tmp_path, [(path, before, after)]))
+    hit = item_of(path, before)
+    for item in items.CODE:
+        assert (got[item.number][0] < item.points) == (item.number == hit), (item.number, got[item.number])
+
+
+def test_the_autograder_zip_holds_gradescopes_scripts_and_the_reference_and_is_never_replaced_silently(tmp_path):
+    from codebase.kit.__main__ import main
+    path = str(tmp_path / "autograder.zip")
+    assert main(["autograder", path]) == 0
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        assert {"setup.sh", "run_autograder", "requirements.txt", "codebase/kit/grade.py", "codebase/vae.py"} <= names
+        assert z.getinfo("run_autograder").external_attr >> 16 & 0o111
+        assert "--gradescope /autograder/results/results.json" in z.read("run_autograder").decode()
+    assert main(["autograder", path]) == 2
+
+
+def test_grading_a_folder_that_is_not_there_says_what_to_pass_in_one_line(capsys):
+    from codebase.kit.__main__ import main
+    assert main(["grade", "/nonexistent/copy"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: /nonexistent/copy does not exist; pass") and len(err.splitlines()) == 1
