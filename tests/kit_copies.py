@@ -8,9 +8,8 @@ import os
 import shutil
 import tempfile
 
-from conftest import ROOT
-
 from codebase.kit import items, splice, starter
+from conftest import ROOT
 
 
 @functools.cache

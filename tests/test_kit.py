@@ -6,11 +6,11 @@ import subprocess
 import sys
 import zipfile
 
-import kit_copies
 import pytest
-from conftest import ROOT, child_env
 
+import kit_copies
 from codebase.kit import ToDo, items, splice, starter
+from conftest import ROOT, child_env
 
 SIDE_DOOR = ("m1m2", "vampprior", "iwae", "bench", "report", "readme", "models", "page", "against", "figures")
 

@@ -10,12 +10,12 @@ import subprocess
 import sys
 import zipfile
 
-import kit_copies
 import pytest
+
+import kit_copies
+from codebase.kit import grade, items, sandbox, splice
 from conftest import ROOT, child_env
 from mutants import MUTANTS
-
-from codebase.kit import grade, items, sandbox, splice
 
 CODE_POINTS = sum(i.points for i in items.CODE)
 
