@@ -96,7 +96,6 @@ class M1M2(Model):
                   help="M1's training iterations (run_vae.py's --iter_max)"))
     named_by = ("gw", "cw", "z", "hidden", "layers", "code", "activation")
     named_if_changed = ("average", "lr_end", "m1_z", "m1_hidden", "m1_layers", "m1_activation", "m1_iter_max")
-    trained_after = ("m1_run", "M1")
     pictures = SSVAE.pictures
     published = (Published(dict(gen_weight=1.0, class_weight=1.0, z_dim=10, hidden=500, layers=1, code="once",
                                 activation="relu", m1_hidden=300, m1_layers=2, m1_activation="elu"),

@@ -49,8 +49,6 @@ class Model(nn.Module):
     sweep: str or None: a constructor argument whose values the results page tables side by side,
         the other arguments as in published[0]
     bench_iters: int: the benchmark's timed iterations by default
-    trained_after: (config key, what it is) or None: the run it trains first, its name held in the
-        configuration at that key (M1+M2's M1): the README counts that run's minutes with its own
     """
 
     script = None
@@ -63,7 +61,6 @@ class Model(nn.Module):
     published = ()
     sweep = None
     bench_iters = 700
-    trained_after = None
 
     OWN = ("script", "published", "sweep")
 

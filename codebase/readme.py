@@ -46,8 +46,6 @@ WORDS = {  # the generated README text, by language: English, Spanish
                   "Minutos de entrenamiento proyectados por un registro del benchmark, en {where} hilos, {date} "
                   "(`{command}`):"),
     "validation": ("validation / test accuracy", "exactitud en validación / en test"),
-    "first": ("training minutes a seed, {} included, on {} threads: mean ± SE (range)",
-              "minutos de entrenamiento por semilla, {} incluido, en {} hilos: media ± EE (rango)"),
     "profile": ("| CPU, threads | model | precision | operators per step | of which matrix products |",
                 "| CPU, hilos | modelo | precisión | operadores por paso | de ellos, productos de matrices |"),
     "variant": ("| model | seeds, in both | metric | fp32 | variant | variant - fp32, seed by seed |",
@@ -84,8 +82,8 @@ def blocks(groups, benches, lang="en"):
     shown = configurations(groups, lang)
     fp32 = [(label, g) for label, g in shown if g["variant"] == "fp32"]
     others = [(label, g) for label, g in shown if g["variant"] != "fp32"]
-    made = {"results": "\n".join(result_rows(fp32, groups, lang)), "outliers": outliers(fp32, lang),
-            "variant_results": "\n".join(result_rows(others, groups, lang)), "variant_outliers": outliers(others, lang)}
+    made = {"results": "\n".join(result_rows(fp32, lang)), "outliers": outliers(fp32, lang),
+            "variant_results": "\n".join(result_rows(others, lang)), "variant_outliers": outliers(others, lang)}
     for (_, argument), found in sweeps(groups).items():
         made[argument] = "\n".join(sweep_rows(found, _word("sweep", lang).format(argument)))
     made["variants"] = "\n".join([_word("variant", lang), "| --- | --- | --- | --- | --- | --- |"]
@@ -96,14 +94,12 @@ def blocks(groups, benches, lang="en"):
     return made
 
 
-def result_rows(shown, groups, lang):
+def result_rows(shown, lang):
     """The results table of the configurations `shown` ([(label, group)]): each metric's mean ± SE
-    over seeds beside the course's value, and an accuracy's range over seeds; for a model that trains
-    another run first (M1+M2), the training minutes a seed, that run's included, a row per CPU."""
+    over seeds beside the course's value, and an accuracy's range over seeds."""
     rows = [_word("header", lang), "| --- | --- | --- | --- | --- | --- |"]
     for label, g in shown:
         cells = [label, "; ".join(f"`{c}`" for c in g["commands"]), str(g["n"])]
-        first = _first_minutes(g, groups)
         for i, (metric, keys) in enumerate(_readme_metrics(g, lang)):
             means = [g["metrics"][k] for k in keys]
             measured = " / ".join(fmt(m, se, digits(k)) + (_range(g["values"][k], digits(k)) if k.startswith("accuracy")
@@ -111,11 +107,6 @@ def result_rows(shown, groups, lang):
             expected = [course(g).get(k) for k in keys]
             course_cell = " / ".join(f"{e[0]} ± {e[1]}" for e in expected) if all(expected) else "–"
             rows.append("| " + " | ".join((cells if i == 0 else ["", "", ""]) + [metric, measured, course_cell]) + " |")
-        if first:
-            for cpu, rs in records.by_cpu(g).items():
-                total = [first[r["seed"]] + r["train_seconds"] / 60 for r in rs]
-                rows.append(f"| | | | {_word('first', lang).format(_first_name(g), cpu)} | "
-                            f"{fmt(*mean_se(total), 1)}{_range(total, 1)} | – |")
     return rows
 
 
@@ -201,23 +192,6 @@ def _beside(shown, g, variant):
 def _minutes(m):
     """Minutes as the commands table gives them: 1.4, 28"""
     return f"{m:.1f}" if m < 10 else f"{m:.0f}"
-
-
-def _first_name(g):
-    """What the model of group g trains first, as its class names it (its trained_after[1])"""
-    return models.by_name(g["model"]).trained_after[1]
-
-
-def _first_minutes(g, groups):
-    """{seed: minutes}: the training minutes of the run that g's model trains first, seed by seed
-    (records.trained_first among the groups' records, at the key trained_after[0] of its class), or
-    None when it trains none first or a record is missing."""
-    after = models.by_name(g["model"]).trained_after
-    if not after:
-        return None
-    found = [r for h in groups for r in h["records"]]
-    firsts = {r["seed"]: records.trained_first(r, found, after[0]) for r in g["records"]}
-    return None if None in firsts.values() else {s: r["train_seconds"] / 60 for s, r in firsts.items()}
 
 
 def _command(g):

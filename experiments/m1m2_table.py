@@ -16,7 +16,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from codebase import files, readme, records  # noqa: E402  (after the path: run from anywhere)
-from codebase.m1m2 import M1M2  # noqa: E402
 
 
 def table(found):
@@ -24,7 +23,7 @@ def table(found):
     lines = ["| command | seed | commit | validation | test | M1 + M2 iterations | M1 + M2 minutes | CPU, threads |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in sorted((r for r in found if r["model"] == "M1M2"), key=lambda r: r.get("date", "")):
-        m1 = records.trained_first(r, found, M1M2.trained_after[0])
+        m1 = records.trained_first(r, found, "m1_run")
         m1_iterations, m1_minutes = ((m1["iterations"], f"{m1['train_seconds'] / 60:.1f}{_dirty(m1)}") if m1
                                      else ("?", "?"))
         lines.append(f"| `{r['command']}` | {r['seed']} | {r.get('commit', '?')[:7]}{_dirty(r)} | "

@@ -95,6 +95,7 @@ def test_corrupt_and_missing(tmp_path, capsys):
     assert err.startswith("error: no metrics.json") and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_report_from_two_real_runs(workdir, capsys):
     assert run_vae.main(["--iw_full", "0", "--iter_max", "20", "--iter_save", "20", "--runs", "2"]) == 0
     os.makedirs("more")  # the second run, as if made on another machine
@@ -247,17 +248,12 @@ def test_the_beyond_table_gives_both_full_test_bounds_and_the_active_dimensions(
     assert len(rows) == 4  # the IWAE at k = 1 has no records here
 
 
-def test_m1m2s_rows_count_the_minutes_of_its_m1_seed_by_seed(tmp_path):
-    """M1+M2's README rows: validation beside test accuracy, and each seed's minutes with its own
-    M1's (found by the run name its configuration holds, in the records, whatever their folder's
-    name); without an M1 record, M2's alone."""
-    m1 = "model=vae_z=50_beta=1_validation=1"
-    for seed, seconds in enumerate([600.0, 660.0]):
-        write_run(tmp_path, m1, seed, bounds(94.0), config={"z_dim": 50, "beta": 1.0}, train_seconds=seconds)
-    os.rename(tmp_path / f"{m1}_run=0000", tmp_path / "an M1 kept under another name")
+def test_m1m2s_row_gives_validation_beside_test_accuracy_with_their_ranges(tmp_path):
+    """M1+M2's README row: validation beside test accuracy, each with its range over seeds; no minutes
+    (the commands table projects a benchmark record's)."""
     config = {"gen_weight": 1.0, "class_weight": 1.0, "z_dim": 10, "hidden": 500, "layers": 1, "code": "once",
               "activation": "relu", "m1_hidden": 300, "m1_layers": 2, "m1_activation": "elu", "m1_z": 50, "y_dim": 10,
-              "m1_run": m1}
+              "m1_run": "model=vae_z=50_beta=1_validation=1"}
     for seed, (seconds, accuracy) in enumerate([(1200.0, 0.96), (1080.0, 0.97)]):
         write_run(tmp_path, "model=m1m2", seed, {"accuracy": accuracy, "accuracy_validation": accuracy - 0.01},
                   "M1M2", config, train_seconds=seconds)
@@ -266,12 +262,7 @@ def test_m1m2s_rows_count_the_minutes_of_its_m1_seed_by_seed(tmp_path):
     at = next(i for i, row in enumerate(results) if row.startswith("| M1+M2"))
     assert results[at].endswith("| validation / test accuracy | 0.9550 ± 0.0050 (0.9500–0.9600) / "
                                 "0.9650 ± 0.0050 (0.9600–0.9700) | – |")
-    # seeds: 10 + 20 and 11 + 18 minutes
-    assert results[at + 1] == ("| | | | training minutes a seed, M1 included, on cpu, 2 threads: mean ± SE (range) | "
-                               "29.5 ± 0.5 (29.0–30.0) | – |")
-    (tmp_path / f"{m1}_run=0001" / "metrics.json").unlink()
-    groups = records.aggregate(records.load([str(tmp_path)]))
-    assert "M1 included" not in readme.blocks(groups, [])["results"]
+    assert len(results) == at + 1 and "minutes" not in "\n".join(results)
 
 
 def test_a_seed_counts_once_the_newest_clean_record_and_the_others_are_shown_apart(tmp_path):
