@@ -12,6 +12,7 @@ from codebase.vae import VAE
 from conftest import DATA_DIR
 
 
+@pytest.mark.slow
 def test_bench_prints_a_row_per_model_and_precision(tmp_path, capsys, monkeypatch):
     """A model with a checkpoint of its default configuration is timed from it too ("late"); its
     compiled steps beside its eager ones unless --eager; both precisions by default where the CPU
@@ -67,6 +68,7 @@ def test_jobs_ratio_times_jobs_2_against_jobs_1(capsys):
     assert re.search(r"^VAE --runs 2, 5 iterations each: --jobs 2 .* ratio \d+\.\d\d$", capsys.readouterr().out, re.M)
 
 
+@pytest.mark.slow
 def test_against_times_another_commit_in_a_worktree_before_and_after_this_code(tmp_path, capsys, monkeypatch):
     """--against COMMIT: that commit's benchmark with the same timing flags, in a git worktree of it
     that sees this folder's checkpoints, alternating with this code's rounds, first and last; the
@@ -116,6 +118,7 @@ def test_against_times_another_commit_in_a_worktree_before_and_after_this_code(t
     assert [r["rows"][0]["rate"] for r in saved["against"]["runs"]] == [10.0, 20.0, 30.0]
 
 
+@pytest.mark.slow
 def test_flags_time_another_configuration_of_one_model(tmp_path, capsys):
     """--flags: the run script's flags of the configuration timed, named in its row; one model only."""
     common = ["--eager", "--precision", "fp32", "--iters", "3", "--warmup", "1", "--data-dir", DATA_DIR,

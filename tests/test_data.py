@@ -15,6 +15,7 @@ def sha256(t):
     return hashlib.sha256(t.to(torch.uint8).contiguous().numpy().tobytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_mnist_in_memory(mnist):
     """Whole sets in memory as grey levels; the full test set also binarized once, statically."""
     assert mnist.train_x.shape == (60000, 784) and mnist.train_x.dtype == torch.uint8

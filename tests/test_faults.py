@@ -15,6 +15,8 @@ import run_vae
 from codebase import files
 from conftest import ROOT, child_env
 
+pytestmark = pytest.mark.slow  # every test here starts processes or times them
+
 ARGV = ["--iw_full", "0", "--iter_max", "40", "--iter_save", "10", "--threads", "1"]
 RUN = "model=vae_z=10_beta=1_run=0000"
 

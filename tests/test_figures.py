@@ -37,6 +37,7 @@ FIRST_THREE = {"reconstructions": size(2, 20), "interpolations": size(10, 10), "
     (lambda: GMVAE(z_dim=2, k=K), {**FIRST_THREE, "components": size(math.ceil(K / 25), min(K, 25))}),
     (SSVAE, {"analogies": size(10, 11)}),
 ], ids=["vae", "gmvae", "ssvae"])
+@pytest.mark.slow
 def test_write_draws_the_declared_figures_of_each_model_at_their_size(make, expected, mnist, tmp_path):
     torch.manual_seed(0)
     model = make()
@@ -48,6 +49,7 @@ def test_write_draws_the_declared_figures_of_each_model_at_their_size(make, expe
         assert images[name].shape == (3, h, w) and 0 <= images[name].min() and images[name].max() <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", models.ALL, ids=lambda cls: cls.__name__)
 def test_every_model_draws_each_picture_it_declares(cls, mnist, tmp_path):
     """Whatever the model: a PNG per declared picture, of the size of the image returned, in [0, 1]."""
@@ -61,6 +63,7 @@ def test_every_model_draws_each_picture_it_declares(cls, mnist, tmp_path):
         assert Image.open(tmp_path / f"{name}.png").size == (image.shape[2], image.shape[1])
 
 
+@pytest.mark.slow
 def test_write_leaves_the_global_rng_and_the_mode_alone(mnist, tmp_path):
     model = GMVAE(z_dim=2, k=5)
     torch.manual_seed(1)
@@ -90,6 +93,7 @@ def test_reconstructions_and_interpolations_decode_posterior_means(mnist):
                                    atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
 def test_latent_of_a_tiny_model(mnist, tmp_path):
     for z_dim in (1, 2):
         image = draw.latent(VAE(z_dim=z_dim), mnist)
@@ -158,6 +162,7 @@ def save(ckpt_dir, model, iteration):
     train.save_checkpoint(train.checkpoint_path(str(ckpt_dir), iteration), model, optimizer, iteration, 1.0)
 
 
+@pytest.mark.slow
 def test_command_draws_the_newest_checkpoint(mnist, tmp_path, capsys):
     ckpt = tmp_path / "checkpoints" / "run"
     ckpt.mkdir(parents=True)

@@ -43,6 +43,7 @@ def test_the_loss_is_the_k_sample_bound(k, x):
     assert loss.item() == pytest.approx(-(torch.logsumexp(log_w, 0) - math.log(k)).mean().item(), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_the_gradient_is_the_papers_estimator(x):
     """Burda et al.'s eq. (8): sum_i (w_i / sum_j w_j) grad log w_i, each term built by hand."""
     torch.manual_seed(0)
@@ -81,6 +82,7 @@ def test_activity_and_traversals(mnist):
     assert not torch.equal(first[:, :, 2:30], first[:, :, 2 + 120:30 + 120])
 
 
+@pytest.mark.slow
 def test_run_script_prints_the_vaes_lines_and_its_active_dimensions(workdir, capsys):
     assert run_iwae.main(["--iter_max", "20", "--iw", "3", "--iw_full", "0"]) == 0
     out = capsys.readouterr().out

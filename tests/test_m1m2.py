@@ -42,6 +42,7 @@ def test_m2_exact_sum_over_labels_equals_a_loop(a, monkeypatch):
         assert g.item() == pytest.approx(w.item(), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_the_stream_carries_m1s_codes_and_a_step_trains_m2_alone(mnist, monkeypatch):
     """batches: M1's codes of the SSVAE's minibatches, the unlabelled ones from the training images
     less the validation split. "mean" and "sample": of the freshly binarized images, the draws in
@@ -107,6 +108,7 @@ def test_keep_active_keeps_the_dimensions_whose_mean_varies_and_builds_m2_on_the
     assert torch.equal(again.classify(x), model.classify(x))
 
 
+@pytest.mark.slow
 def test_the_average_is_the_exponential_average_of_the_weights_each_step_starts_from():
     """--average: m2_average, rebuilt with M2, holds sum_t (1 - d) d^(k - t) w_t + d^k w_0 after k
     steps from weights w_0 .. w_(k-1); the training goes on bit for bit as without it; classify and
@@ -150,6 +152,7 @@ def test_m1m2_draws_the_ssvae_pictures_in_pixels(mnist):
     assert draw.class_grid(model).shape == (3, 302, 602)  # a row of 20 samples per label
 
 
+@pytest.mark.slow
 def test_run_m1m2_trains_m1_first_then_reuses_it(workdir, capsys, monkeypatch):
     """A short M1 (20 iterations instead of 20000, no full-test-set bound): the first run trains
     it and records it as its own run of run_vae.py, the next reuses its checkpoint, and both M2
@@ -187,6 +190,7 @@ def test_run_m1m2_trains_m1_first_then_reuses_it(workdir, capsys, monkeypatch):
     assert f"Test set classification accuracy: {accuracy}" in resumed
 
 
+@pytest.mark.slow
 def test_the_curve_reads_each_checkpoints_validation_accuracy(workdir, capsys, monkeypatch):
     """experiments/m1m2_curve.py: a column per checkpoint, and at the last one the validation
     accuracy the run itself printed (a short M1 and M2, as above)."""
@@ -201,6 +205,7 @@ def test_the_curve_reads_each_checkpoints_validation_accuracy(workdir, capsys, m
     assert table[2].split(" | ")[-1] == f"{printed:.4f} |" and len(table) == 3
 
 
+@pytest.mark.slow
 def test_m1_takes_the_papers_network_and_names_its_run_by_it(workdir, capsys, monkeypatch):
     """--m1_hidden/--m1_layers/--m1_activation reach M1's own run (run_vae.py's flags), name both
     runs, and M1M2 rebuilds that M1 from its checkpoint's config."""

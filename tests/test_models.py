@@ -87,6 +87,7 @@ def log_p_x_by_quadrature(model, x, width=8.0, points=101):
     return torch.logsumexp(log_joint, 1) + 2 * math.log(g[1] - g[0])
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_iwae_tightens_towards_log_p_x_and_iwae_1_is_the_elbo(x):
     """-log p(x) by quadrature (z in 2-d) <= IWAE-k <= IWAE-1 = ELBO, IWAE-k falling towards
@@ -231,6 +232,7 @@ def train_steps(model, stream, steps):
         optimizer.step()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make, steps, ceiling", [(VAE, 300, 155), (lambda: GMVAE(k=50), 200, 175)])
 def test_short_training_lowers_the_test_bound(mnist, make, steps, ceiling):
     """From about 784 log 2 nats (a decoder near p = 1/2 everywhere) to below `ceiling` (measured
@@ -245,6 +247,7 @@ def test_short_training_lowers_the_test_bound(mnist, make, steps, ceiling):
     assert after["NELBO"] == pytest.approx(after["KL"] + after["Rec"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_short_semisupervised_training_beats_supervised_alone_and_m1m2_beats_both(mnist):
     """The unlabelled ELBO helps the classifier: after the same steps from the same start, the
     semi-supervised model is more accurate than the one trained on the 100 labels alone; and
@@ -337,6 +340,7 @@ def collisions(cls, mnist):
     return found
 
 
+@pytest.mark.slow
 @EVERY
 def test_two_runs_that_train_differently_never_share_a_folder(cls, mnist):
     assert collisions(cls, mnist) == []

@@ -66,6 +66,7 @@ def printed_nll(capsys):
     return float(re.search(r"^NLL: (\S+)$", capsys.readouterr().out, re.M)[1])
 
 
+@pytest.mark.slow
 def test_a_model_declared_once_goes_through_every_tool(pixels, workdir, capsys):
     # Train, interrupted at 20 of its 30 iterations (a second run that ends at 20), then resumed.
     assert run.main(Pixels, ["--scale", "0.5", "--iter_max", "20", "--iter_save", "10"]) == 0

@@ -12,6 +12,8 @@ import torch
 
 from conftest import ROOT, child_env
 
+pytestmark = pytest.mark.slow  # every test here starts processes or times them
+
 VAE = "model=vae_z=10_beta=1_run=0000"
 
 

@@ -38,6 +38,7 @@ def reference_bounds(model, x, k=1000):
             "NELBO": -log_w[:100].mean().item(), f"IWAE-{k}": -(torch.logsumexp(log_w, 0) - math.log(k)).mean().item()}
 
 
+@pytest.mark.slow
 def test_vae_prints_the_graded_lines_and_writes_its_outputs(workdir, capsys, mnist):
     assert run_vae.main(["--iter_max", "40", "--iter_save", "20", "--iw_full", "2"]) == 0
     out, err = capsys.readouterr()
@@ -73,6 +74,7 @@ def test_vae_prints_the_graded_lines_and_writes_its_outputs(workdir, capsys, mni
     assert {"figures/reconstructions", "figures/interpolations", "figures/latent"} <= set(images)
 
 
+@pytest.mark.slow
 def test_gmvae_cli(workdir, capsys):
     assert run_gmvae.main(["--iw_full", "0", "--iter_max", "20", "--k", "20"]) == 0
     assert re.search(rf"^NELBO: {FLOAT}\. KL: {FLOAT}\. Rec: {FLOAT}$", capsys.readouterr().out, re.M)
@@ -100,6 +102,7 @@ def test_ssvae_draws_a_row_of_samples_per_digit_and_the_analogies(workdir, capsy
     assert Image.open(f"logs/{name}/analogies.png").size == (11 * 30 + 2, 10 * 30 + 2)  # image + 10 labels
 
 
+@pytest.mark.slow
 def test_replicates_print_mean_and_standard_error(workdir, capsys):
     assert run_vae.main(["--iw_full", "0", "--iter_max", "10", "--runs", "2", "--run", "3"]) == 0
     out = capsys.readouterr().out
@@ -110,6 +113,7 @@ def test_replicates_print_mean_and_standard_error(workdir, capsys):
     assert sorted(os.listdir("logs")) == ["model=vae_z=10_beta=1_run=0003", "model=vae_z=10_beta=1_run=0004"]
 
 
+@pytest.mark.slow
 def test_same_run_reproduces_its_metrics(workdir, capsys):
     run_vae.main(["--iw_full", "0", "--iter_max", "30"])
     first = capsys.readouterr().out
@@ -157,6 +161,7 @@ def test_missing_data_is_one_line(workdir, capsys, monkeypatch):
     assert "MNIST is not in nowhere/MNIST/raw" in error_line(capsys)
 
 
+@pytest.mark.slow
 def test_an_existing_run_is_never_overwritten_silently(workdir, capsys):
     run_vae.main(["--iw_full", "0", "--iter_max", "10"])
     before = open(f"checkpoints/{VAE}/model-00010.pt", "rb").read()
@@ -169,6 +174,7 @@ def test_an_existing_run_is_never_overwritten_silently(workdir, capsys):
     assert os.listdir(f"checkpoints/{VAE}") == ["model-00020.pt"]
 
 
+@pytest.mark.slow
 def test_train_0_evaluates_a_checkpoint_or_lists_those_there(workdir, capsys):
     run_vae.main(["--iw_full", "0", "--iter_max", "15"])
     trained = capsys.readouterr().out
@@ -182,6 +188,7 @@ def test_train_0_evaluates_a_checkpoint_or_lists_those_there(workdir, capsys):
     error_line(capsys)
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_configuration_is_refused(workdir, capsys):
     run_gmvae.main(["--iw_full", "0", "--iter_max", "5", "--k", "20"])
     os.rename("checkpoints/model=gmvae_z=10_k=20_run=0000", "checkpoints/model=gmvae_z=10_k=30_run=0000")
@@ -196,6 +203,7 @@ def test_unwritable_output_is_one_line(workdir, capsys):
     assert "checkpoints" in error_line(capsys)
 
 
+@pytest.mark.slow
 def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monkeypatch):
     os.mkdir("straight")
     os.chdir("straight")
@@ -222,6 +230,7 @@ def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(workdir, capsys, monk
     assert resumed.splitlines()[-5:] == straight.splitlines()[-5:]
 
 
+@pytest.mark.slow
 def test_a_resumed_run_adds_its_training_time_to_the_checkpoints(workdir, capsys):
     run_vae.main(["--iw_full", "0", "--iter_max", "10"])
     path = f"checkpoints/{VAE}/model-00010.pt"
@@ -234,6 +243,7 @@ def test_a_resumed_run_adds_its_training_time_to_the_checkpoints(workdir, capsys
     assert 1000 < torch.load(f"checkpoints/{VAE}/model-00020.pt", weights_only=True)["seconds"] <= seconds
 
 
+@pytest.mark.slow
 def test_the_tensorboard_scalars_are_the_losses_of_their_iterations(workdir):
     """Every 50 iterations: train/loss = Rec + beta KL, gen/elbo = -(KL + Rec), of that minibatch."""
     assert run_vae.main(["--iw_full", "0", "--iter_max", "100", "--beta", "2"]) == 0
@@ -263,6 +273,7 @@ def test_a_non_finite_loss_stops_the_run_script_in_one_line(workdir, capsys, mon
     assert os.listdir(f"checkpoints/{VAE}") == ["model-00005.pt"] and not os.path.exists(f"logs/{VAE}/metrics.json")
 
 
+@pytest.mark.slow
 def test_resume_of_replicates_some_not_begun(workdir, capsys):
     """--runs 2 killed during its first replicate: the same command with --resume continues it and
     starts the second, which had nothing to keep"""
@@ -276,6 +287,7 @@ def test_resume_of_replicates_some_not_begun(workdir, capsys):
     assert os.path.exists("logs/model=vae_z=10_beta=1_run=0001/metrics.json")
 
 
+@pytest.mark.slow
 def test_replicates_are_checked_before_anything_trains(workdir, capsys):
     run_vae.main(["--iw_full", "0", "--iter_max", "5", "--run", "1"])
     capsys.readouterr()
@@ -284,6 +296,7 @@ def test_replicates_are_checked_before_anything_trains(workdir, capsys):
     assert not os.path.exists("logs/model=vae_z=10_beta=1_run=0000")
 
 
+@pytest.mark.slow
 def test_a_record_says_which_code_made_it_and_repeats_bit_for_bit(workdir, capsys):
     """The record names the commit, versions, CPU and threads, and its "repeat" command, run
     alone, recomputes the replicate's metrics exactly (here seed 1 of --runs 2 --jobs 1)."""
@@ -303,6 +316,7 @@ def test_a_record_says_which_code_made_it_and_repeats_bit_for_bit(workdir, capsy
     assert again["metrics"] == record["metrics"]
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_the_right_configuration_but_other_shapes_is_one_line(workdir, capsys):
     run_vae.main(["--iw_full", "0", "--iter_max", "3"])
     path = f"checkpoints/{VAE}/model-00003.pt"
@@ -323,6 +337,7 @@ def test_bf16_is_refused_in_one_line_where_the_cpu_has_no_bf16(workdir, capsys, 
     assert "--precision bf16: this CPU (" in err and "has no bfloat16 instructions" in err and "--precision fp32" in err
 
 
+@pytest.mark.slow
 def test_a_bf16_run_is_named_and_recorded_as_such_and_evaluated_in_float32(workdir, capsys, monkeypatch, mnist):
     """(On a CPU without bf16 instructions torch emulates them: the run is slow, not wrong.)"""
     monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512_bf16"})
@@ -360,6 +375,7 @@ def test_compiled_steps_equal_eager_ones_within_float_tolerance(mnist):
     assert torch.allclose(g_compiled, g_eager, rtol=1e-3, atol=1e-5 * g_eager.abs().max().item())
 
 
+@pytest.mark.slow
 def test_a_compiled_run_is_named_recorded_and_resumed_as_such(workdir, capsys):
     argv = ["--compile", "--iw_full", "0", "--iter_save", "10"]
     os.mkdir("straight")

@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here starts processes or times them
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Half a million copies of the smallest float32 subnormal (bits 0x00000001), doubled in one

@@ -88,6 +88,7 @@ def test_samples_come_from_the_mixture(model):
     assert torch.allclose(z.var(0), var, rtol=0.02)
 
 
+@pytest.mark.slow
 def test_run_script_prints_the_vaes_lines_and_draws_the_pseudo_inputs(workdir, capsys):
     assert run_vampprior.main(["--iter_max", "20", "--k", "30", "--iw_full", "0"]) == 0
     out = capsys.readouterr().out
