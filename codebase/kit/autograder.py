@@ -2,9 +2,11 @@
 and the two scripts Gradescope runs, setup.sh once when the image is built and run_autograder for
 every submission (unpacked in /autograder/submission); the grade goes to
 /autograder/results/results.json. No library: results.json is a small documented format."""
+import io
 import os
 import zipfile
 
+from codebase.files import write as write_whole
 from codebase.kit import sandbox
 
 SETUP = """#!/usr/bin/env bash
@@ -34,11 +36,13 @@ def write(path, force=False, root=sandbox.ROOT):
     """Write the autograder zip; raises FileExistsError when path exists and not force."""
     if os.path.exists(path) and not force:
         raise FileExistsError(path)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         for name, text in (("setup.sh", SETUP), ("run_autograder", RUN)):
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o755 << 16  # executable, as Gradescope runs them
             z.writestr(info, text)
         for arc, real in files(root):
             z.write(real, arc)
+    write_whole(path, buffer.getvalue())
     return path

@@ -13,10 +13,14 @@ class SpliceError(Exception):
 
 
 def parse(source, path):
+    """The module's ast, or SpliceError (one line) for any source Python cannot parse: a syntax
+    error, null bytes, an expression too deep for the parser (RecursionError, MemoryError)."""
     try:
         return ast.parse(source)
     except SyntaxError as e:
-        raise SpliceError(f"{path} does not parse: {e.msg} at line {e.lineno}") from None
+        raise SpliceError(f"{path} does not parse: {e.msg}" + (f" at line {e.lineno}" if e.lineno else "")) from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise SpliceError(f"{path} does not parse ({type(e).__name__}: too deep or not text?)") from None
 
 
 def find(tree, qualname, path="the module"):

@@ -10,10 +10,12 @@ replaces an existing zip without --force.
 import argparse
 import ast
 import glob
+import io
 import os
 import sys
 import zipfile
 
+from codebase import files
 from codebase.kit import items, runs
 
 
@@ -77,12 +79,11 @@ def pack(out, root=".", force=False):
     """Write the zip; returns the files packed. Raises FileExistsError when out exists and not force."""
     if os.path.exists(out) and not force:
         raise FileExistsError(out)
-    packed = contents(root)
-    tmp = out + ".tmp"
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+    packed, buffer = contents(root), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         for f in packed:
             z.write(os.path.join(root, f), f)
-    os.replace(tmp, out)
+    files.write(out, buffer.getvalue())  # whole or not at all
     return packed
 
 
