@@ -1,6 +1,8 @@
 """The autograder (python -m codebase.kit grade): the reference gets every automatic point, a
 fresh starter none of the code points, the round trip what the reference gets; planted bugs cost
-exactly their item; a submission that exits, raises at import or loops loses only that item."""
+exactly their item; a submission that exits, raises at import or loops loses only that function;
+one that patches the judge or forges the child's results gains nothing; malformed input of any
+kind costs points, never the grading."""
 import ast
 import functools
 import json
@@ -13,7 +15,7 @@ import zipfile
 import pytest
 
 import kit_copies
-from codebase.kit import grade, items, sandbox, splice
+from codebase.kit import child, grade, items, runs, sandbox, splice
 from conftest import ROOT, child_env
 from mutants import MUTANTS
 
@@ -55,6 +57,7 @@ def reference():
     return run_grade(ROOT, "--gradescope", path), path
 
 
+@pytest.mark.slow
 def test_the_reference_gets_every_automatic_point_and_the_total_names_what_a_person_grades():
     lines, _ = reference()
     got = scores(lines)
@@ -65,6 +68,7 @@ def test_the_reference_gets_every_automatic_point_and_the_total_names_what_a_per
     assert "beta runs found: 0.5, 2, 4, 8" in next(line for line in lines if line.startswith("1.5"))
 
 
+@pytest.mark.slow
 def test_results_json_has_gradescopes_keys_and_its_score_is_the_sum_of_its_tests():
     _, path = reference()
     with open(path) as f:
@@ -80,6 +84,7 @@ def test_results_json_has_gradescopes_keys_and_its_score_is_the_sum_of_its_tests
     assert sum(t["max_score"] for t in doc["tests"]) == 95
 
 
+@pytest.mark.slow
 def test_a_fresh_starter_gets_none_of_the_code_points_with_a_line_per_item(capsys):
     lines = grade_lines(kit_copies.fresh(), capsys)
     got = scores(lines)
@@ -89,6 +94,7 @@ def test_a_fresh_starter_gets_none_of_the_code_points_with_a_line_per_item(capsy
     assert lines[-1].startswith("Total: 95 automatic points: 0 of 95")
 
 
+@pytest.mark.slow
 def test_the_round_trip_packed_by_the_student_grades_like_the_reference(capsys):
     root = kit_copies.round_trip()
     packed = subprocess.run([sys.executable, "-m", "codebase.kit.submit", "--out", "s.zip"], cwd=root,
@@ -117,19 +123,27 @@ def submission_of(tmp_path, plant=()):
     return tmp_path
 
 
+def grade_item(number, submission, timeout=sandbox.TIMEOUT):
+    """One code item's Result, its functions graded one after the other."""
+    item = items.BY_NUMBER[number]
+    return grade.code(item, {p.function: grade.part(item, p, submission, timeout) for p in item.parts})
+
+
+@pytest.mark.slow
 def test_exiting_raising_at_import_or_looping_costs_only_that_item(tmp_path):
     sub = submission_of(tmp_path, [
         ("codebase/utils.py", "return m + v.sqrt() * torch.randn_like(m)", "import sys; sys.exit(3)"),
         ("codebase/vae.py", "BOUNDS = (", 'raise RuntimeError("not today")\nBOUNDS = ('),
         ("codebase/ssvae.py", "log_q_y = F.log_softmax(self.cls(x), dim=-1)  # (batch, y_dim)", "while True: pass")])
-    got = {i.number: grade.code(i, sub, timeout=5 if i.number == "3.2" else sandbox.TIMEOUT) for i in items.CODE}
+    got = {n: grade_item(n, sub, timeout=5 if n == "3.2" else sandbox.TIMEOUT) for n in ("1.1", "1.2", "3.2")}
     assert got["1.1"].score == 0 and "called sys.exit(3)" in got["1.1"].line
     assert got["1.2"].score == 0 and "importing its module raised RuntimeError: not today" in got["1.2"].line
-    assert got["3.2"].score == 0 and got["3.2"].line == "timed out after 5 s (an endless loop?)"
-    assert got["2.1"][1:3] == (22, "log_normal: 4/4 cases; log_normal_mixture: 4/4 cases; GMVAE.kl: 3/3 cases")
+    assert got["3.2"].score == 0
+    assert got["3.2"].line == "SSVAE.negative_elbo_bound: timed out after 5 s (an endless loop?)"
     assert all("\n" not in r.line for r in got.values())
 
 
+@pytest.mark.slow
 def test_a_missing_file_or_function_and_os_exit_cost_only_their_item(tmp_path):
     sub = submission_of(tmp_path, [("codebase/gmvae.py", "def kl(self, m, v, z):", "def kl_renamed(self, m, v, z):"),
                                    ("codebase/utils.py", "return m + v.sqrt() * torch.randn_like(m)",
@@ -139,8 +153,74 @@ def test_a_missing_file_or_function_and_os_exit_cost_only_their_item(tmp_path):
     assert got["3.2"] == (0, "SSVAE.negative_elbo_bound: codebase/ssvae.py is missing from the submission")
     assert got["2.1"] == (16, "log_normal: 4/4 cases; log_normal_mixture: 4/4 cases; GMVAE.kl: codebase/gmvae.py "
                               "has no function GMVAE.kl")
-    assert got["1.1"][0] == 0 and "ended the grading process" in got["1.1"][1]
+    assert got["1.1"][0] == 0 and "ended before answering every case" in got["1.1"][1]
     assert got["1.2"][0] == 9
+
+
+LIMITED = """
+import os as _os, resource as _resource
+assert _resource.getrlimit(_resource.RLIMIT_AS)[1] <= 8 << 30, "no memory limit"
+assert set(_os.environ) <= {"PATH", "PYTHONPATH", "HOME", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                            "PYTHONDONTWRITEBYTECODE",
+                            "LC_CTYPE", "TORCHINDUCTOR_CACHE_DIR"}, sorted(_os.environ)  # set by Python and torch
+assert _os.environ["HOME"] == _os.getcwd()
+"""
+
+
+@pytest.mark.slow
+def test_a_crash_in_one_function_costs_only_that_function_and_leaves_no_process_behind(tmp_path):
+    """os._exit in log_normal_mixture: log_normal and GMVAE.kl keep their points (one child per
+    function); each child runs with a minimal environment and a memory limit (GMVAE.kl's module
+    asserts both), and what a child started is killed with it."""
+    sub = submission_of(tmp_path, [
+        ("codebase/utils.py", 'wide = torch.float32 if z.device.type == "mps" else torch.float64',
+         "import os; os._exit(0)"),
+        ("codebase/utils.py", "LOG_2PI = math.log(2 * math.pi)",
+         'LOG_2PI = math.log(2 * math.pi)\nimport subprocess\nsubprocess.Popen(["sleep", "4242.5"])'),
+        ("codebase/gmvae.py", "\nclass GMVAE(VAE):", LIMITED + "\n\nclass GMVAE(VAE):")])
+    got = grade_item("2.1", sub)
+    assert got.score == 14 and "log_normal: 4/4 cases;" in got.line and "GMVAE.kl: 3/3 cases" in got.line, got.line
+    assert "log_normal_mixture: the code ended the grading process" in got.line or \
+        "log_normal_mixture: the grading process ended before" in got.line, got.line
+    left = subprocess.run(["pgrep", "-f", "sleep 4242.5"], capture_output=True, text=True)
+    assert left.stdout == "", "a child's process outlived it"
+
+
+PATCH_THE_JUDGE = """
+import codebase.kit.verify as _verify
+_verify.run = _verify.judge = _verify.close = lambda *args, **kwargs: None
+try:
+    from codebase.kit import cases as _cases
+    _cases.expected = lambda *args, **kwargs: {}
+except ImportError:
+    pass
+"""
+FORGE_THE_RESULTS = """
+import json as _json, os as _os, sys as _sys
+try:  # the old child's results: every case passed
+    from codebase.kit import cases as _cases
+    _spec = _json.load(open(_sys.argv[1]))
+    _json.dump({"parts": [{"function": p["function"], "cases": [{"name": n, "ok": True, "why": ""} for n in
+                                                                  _cases.names(_spec["item"])[p["function"]]]}
+                          for p in _spec["parts"]]}, open(_sys.argv[2], "w"))
+except Exception:  # the new child's: outputs of its own
+    import torch as _torch
+    _torch.save({"import": None, "cases": [{"outputs": {"ok": True}} for _ in _json.load(open(_sys.argv[1]))["cases"]]},
+                _sys.argv[2])
+_os._exit(0)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, forge", [("patches the judge", PATCH_THE_JUDGE),
+                                         ("forges the results and exits 0", FORGE_THE_RESULTS)],
+                         ids=["patches the judge", "forges the results and exits 0"])
+def test_a_submission_that_patches_the_judge_or_forges_its_results_gets_no_point_for_it(tmp_path, name, forge):
+    sub = submission_of(tmp_path, [
+        ("codebase/utils.py", "return m + v.sqrt() * torch.randn_like(m)", 'return torch.full_like(m, float("nan"))'),
+        ("codebase/utils.py", "LOG_2PI = math.log(2 * math.pi)", "LOG_2PI = math.log(2 * math.pi)\n" + forge)])
+    got = grade_item("1.1", sub)
+    assert got.score == 0, got.line
 
 
 def item_of(path, line_text):
@@ -175,6 +255,16 @@ OURS = [  # (name, file, the line as it is, the line planted)
      "return (-0.5 * (quad.to(z.dtype) + z.size(-1) * LOG_2PI)).exp().mean(-1).log()"),
     ("sample_gaussian with v, not sqrt(v)", "codebase/utils.py",
      "return m + v.sqrt() * torch.randn_like(m)", "return m + v * torch.randn_like(m)"),
+    ("sample_gaussian's eps shared along the last dimension", "codebase/utils.py",
+     "return m + v.sqrt() * torch.randn_like(m)", "return m + v.sqrt() * torch.randn_like(m[..., :1])"),
+    ("the VAE's rec from dec(m)", "codebase/vae.py",
+     "rec = -utils.log_bernoulli_with_logits(x, self.dec(z))",
+     "rec = -utils.log_bernoulli_with_logits(x, self.dec(m))"),
+    ("the VAE's z = m", "codebase/vae.py",
+     "z = utils.sample_gaussian(m, v)\n        kl = self.kl(m, v, z)", "z = m\n        kl = self.kl(m, v, z)"),
+    ("the SSVAE's rec from dec(m)", "codebase/ssvae.py",
+     "rec = -self.log_likelihood(x, self.dec(z, y))", "rec = -self.log_likelihood(x, self.dec(m, y))"),
+    ("the SSVAE's z = m", "codebase/ssvae.py", "z = utils.sample_gaussian(m, v)", "z = m"),
 ]
 PLANTED = [m[:4] for m in MUTANTS if item_of(m[1], m[2])] + OURS
 
@@ -192,6 +282,77 @@ def test_a_planted_bug_costs_points_in_its_item_only(tmp_path, name, path, befor
     hit = item_of(path, before)
     for item in items.CODE:
         assert (got[item.number][0] < item.points) == (item.number == hit), (item.number, got[item.number])
+
+
+def test_a_file_python_cannot_parse_costs_its_functions_with_one_line(tmp_path):
+    (tmp_path / "codebase").mkdir()
+    (tmp_path / "codebase/utils.py").write_text("x = " + "1 + " * 100000 + "1\n")
+    item = items.BY_NUMBER["1.1"]
+    score, line = grade.part(item, item.parts[0], tmp_path)
+    assert score == 0 and line == "codebase/utils.py does not parse (RecursionError: too deep or not text?)"
+
+
+def test_malformed_records_are_skipped_field_by_field_and_cost_only_their_items(tmp_path):
+    good = {"model": "VAE", "config": {"z_dim": 10}, "iterations": 5, "metrics": {"NELBO": 1.0}, "seed": 0}
+    bad = {"precision": 5, "compile": "yes", "iterations": True, "config": [], "metrics": None, "seed": "0"}
+    for k, (field, value) in enumerate([(None, None), *bad.items()]):
+        os.makedirs(tmp_path / "logs" / f"r{k}")
+        (tmp_path / "logs" / f"r{k}" / "metrics.json").write_text(json.dumps({**good, "seed": k, field: value}
+                                                                             if field else good))
+    records, skipped = runs.load(tmp_path)
+    assert len(records) == 1 and len(skipped) == len(bad)
+    for field, why in zip(bad, skipped, strict=True):
+        assert f'its "{field}" is' in why, why
+    result = grade.run(items.BY_NUMBER["1.3"], records, skipped)
+    assert result.score == 0 and "no record of run_vae.py's course run" in result.line
+
+
+def test_an_unexpected_failure_costs_one_item_or_function_with_one_line_and_grading_goes_on(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("boom\nTotal: 95 of 95")
+    monkeypatch.setattr(grade.cases, "graded", fail)
+    monkeypatch.setattr(grade.runs, "select", fail)
+    results = grade.grade(tmp_path)
+    lines = grade.lines(results)
+    assert len(lines) == len(items.ITEMS) + 1 and lines[-1].startswith("Total: 95 automatic points: 0 of 95")
+    assert all("the grader failed here (RuntimeError: boom Total: 95 of 95)" in r.line for r in results
+               if r.item.kind != "person")
+
+
+def test_the_parent_judges_raw_outputs_and_a_failed_hidden_case_shows_no_value(monkeypatch):
+    """The outputs a child sends back are judged here: a forged claim passes nothing, and a
+    hidden case that fails is named by its number only."""
+    from codebase import utils
+    from codebase.kit import verify
+    item = items.BY_NUMBER["2.1"]
+    graded = grade.cases.graded("log_normal")
+    right = [{"out": verify.outputs(c, {"utils": utils})["out"]} for c, _ in graded]
+    answers = [right[0], right[1], {"out": right[2]["out"] + 1}, {"ok": True}]
+    assert [public for _, public in graded] == [True, True, False, False]
+    monkeypatch.setattr(grade.sandbox, "run", lambda p, sub, inputs, timeout: (answers, None))
+    assert grade.part(item, item.parts[0], "/nowhere") == (4, "2/4 cases, hidden case 1 failed")
+    answers[0] = {"out": "float"}
+    assert grade.part(item, item.parts[0], "/nowhere")[1] == \
+        "1/4 cases, public case '(4, 6)': the result: returned float, not a tensor"
+
+
+def test_the_childs_copy_holds_no_case_and_no_grader_and_its_environment_is_minimal(tmp_path):
+    item = items.BY_NUMBER["1.1"]
+    root, why = sandbox.prepare(item.parts[0], ROOT, str(tmp_path))
+    kit = sorted(os.listdir(os.path.join(root, "codebase", "kit")))
+    assert why is None and kit == sorted(sandbox.CHILD_KIT)
+    assert set(sandbox.child_env(root, "/h")) == {"PATH", "PYTHONPATH", "HOME", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                  "PYTHONDONTWRITEBYTECODE"}
+
+
+def test_what_a_child_writes_is_capped_and_every_reason_is_one_short_line(tmp_path):
+    big = tmp_path / "out.pt"
+    with open(big, "wb") as f:
+        f.truncate(child.OUTPUT + 1)
+    with pytest.raises(ValueError, match="too large"):
+        sandbox._load(str(big), 3)
+    said = sandbox.one_line("raised X\nTotal: 95 automatic points: 95 of 95\r" + "x" * 1000)
+    assert "\n" not in said and "\r" not in said and len(said) <= sandbox.LINE
 
 
 def test_the_autograder_zip_holds_gradescopes_scripts_and_the_reference_and_is_never_replaced_silently(tmp_path):

@@ -77,7 +77,8 @@ def main(argv=None):
     g.add_argument("dir")
     g.add_argument("--gradescope", metavar="PATH",
                    help="also write Gradescope's results.json there (replaced if present)")
-    g.add_argument("--timeout", type=float, default=sandbox.TIMEOUT, help="seconds per code item (default %(default)s)")
+    g.add_argument("--timeout", type=float, default=sandbox.TIMEOUT,
+                   help="seconds per function of a code item (default %(default)s)")
     g.set_defaults(run=grade)
     a = sub.add_parser("autograder", help="write Gradescope's autograder zip (setup.sh, run_autograder, the reference)")
     a.add_argument("zip")

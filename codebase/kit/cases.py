@@ -4,17 +4,20 @@ starter), and the independent references the grader judges both by: torch.distri
 brute-force sums in float64, closed forms. Specs are plain data; `materialize` draws their inputs.
 
 What each function's cases catch (see verify.py for the kinds):
-- sample_gaussian: shapes and no change in place; the moments of many samples (v, not sqrt(v));
-  the reparameterized gradients dz/dm = 1 and d(sum z)/dv = (z - m) / (2 v).
+- sample_gaussian: shapes and no change in place; the moments of many samples (v, not sqrt(v)),
+  their coordinates uncorrelated (an eps per coordinate); the reparameterized gradients
+  dz/dm = 1 and d(sum z)/dv = (z - m) / (2 v).
 - VAE.kl: the closed form, per example. VAE.negative_elbo_bound: means over the batch (not sums,
   not per-example tensors), the KL from self.kl, rec through a tiny-variance encoder,
-  reduce=False's per-example values, nelbo = kl + rec.
+  reduce=False's per-example values, nelbo = kl + rec; rec of one image repeated in a batch
+  varies from repeat to repeat (z sampled, not z = m) and its mean matches many samples'.
 - log_normal: the log-determinant and 2 pi terms; broadcasting (batch, 1, dim) against (1, mix, dim).
 - log_normal_mixture: the 1/k weight, a logsumexp (not a max); 500 components about 1e3 away with
   small variances, where exp then log gives -inf.
 - GMVAE.kl: log q(z | x) - log p(z) at the given z, with the course's k = 500.
 - SSVAE.negative_elbo_bound: KL_y against the uniform prior, KL_z and Rec summed over every label
-  with q(y | x) (a sampled label fails the tiny-variance cases), with a sharp classifier too.
+  with q(y | x) (a sampled label fails the tiny-variance cases), with a sharp classifier too;
+  rec of one image over many calls varies and its mean matches many samples' (z sampled).
 """
 import math
 
@@ -30,6 +33,8 @@ SPECS = [  # (public?, spec)
     _spec(False, "1.1", SG, "shape (2, 5, 3)", "sample_shape", shape=[2, 5, 3], seed=1),
     _spec(True, "1.1", SG, "200000 samples of N(2, 9)", "sample_moments", mean=2.0, var=9.0, shape=[200000]),
     _spec(False, "1.1", SG, "moments of N(-1, 0.25)", "sample_moments", mean=-1.0, var=0.25, shape=[50000, 4]),
+    _spec(True, "1.1", SG, "the coordinates of 20000 samples", "sample_moments", mean=0.5, var=4.0,
+          shape=[20000, 5]),
     _spec(True, "1.1", SG, "gradients (5, 3)", "sample_gradients", shape=[5, 3], seed=1),
     _spec(False, "1.1", SG, "gradients (3, 4, 2)", "sample_gradients", shape=[3, 4, 2], seed=7),
     _spec(True, "1.2", VKL, "z_dim 3, batch 4", "model_kl", model="VAE", z=3, batch=4, seed=2),
@@ -41,6 +46,8 @@ SPECS = [  # (public?, spec)
     _spec(False, "1.2", VB, "tiny variances, z_dim 10", "vae_bound", z=10, batch=8, seed=5, tiny=True),
     _spec(False, "1.2", VB, "batch 3", "vae_bound", z=2, batch=3, seed=6),
     _spec(False, "1.2", VB, "the KL from self.kl, batch 7", "vae_bound_kl", z=2, batch=7, seed=4, kl=-3.5),
+    _spec(True, "1.2", VB, "one image 1000 times", "rec_mc", z=3, seed=7, repeats=1000, samples=4000),
+    _spec(False, "1.2", VB, "one image 500 times, z_dim 10", "rec_mc", z=10, seed=12, repeats=500, samples=4000),
     _spec(True, "2.1", LN, "(4, 6)", "function", shapes=[[4, 6]] * 3, seed=0),
     _spec(True, "2.1", LN, "(5, 1, 3) against (1, 7, 3)", "function", shapes=[[5, 1, 3], [1, 7, 3], [1, 7, 3]], seed=1),
     _spec(False, "2.1", LN, "(2, 3, 4) against (3, 4)", "function", shapes=[[2, 3, 4], [3, 4], [3, 4]], seed=2),
@@ -60,6 +67,8 @@ SPECS = [  # (public?, spec)
     _spec(False, "3.2", SB, "tiny variances, batch 8", "ssvae_bound", batch=8, seed=4, tiny=True),
     _spec(False, "3.2", SB, "batch 6", "ssvae_bound", batch=6, seed=9),
     _spec(False, "3.2", SB, "a sharp classifier", "ssvae_bound", batch=4, seed=3, tiny=True, sharp=20.0),
+    _spec(True, "3.2", SB, "one image, 200 calls", "rec_mc", model="SSVAE", seed=5, repeats=200, samples=2000),
+    _spec(False, "3.2", SB, "another image, 200 calls", "rec_mc", model="SSVAE", seed=13, repeats=200, samples=2000),
 ]
 MODEL_TOLERANCE = dict(rtol=1e-4, atol=2e-3)  # float32 networks; rec through z = m + 1e-4 eps
 
@@ -75,6 +84,21 @@ def names(item):
     for s in specs():
         if s["item"] == item:
             out.setdefault(s["function"], []).append(s["name"])
+    return out
+
+
+def graded(function):
+    """[(case, public?)] of a function as the grader judges them, public ones first: each drawn by
+    this repository's code, with its expected values from the independent references. Uses torch's
+    global seed: call it from one thread at a time."""
+    from codebase import gmvae, ssvae, utils, vae
+    modules = dict(utils=utils, vae=vae, gmvae=gmvae, ssvae=ssvae)
+    public = {s["name"] for s in specs(public=True) if s["function"] == function}
+    out = []
+    for spec in (s for s in specs() if s["function"] == function):
+        case = materialize(spec, modules)
+        case["expected"] = expected(case, modules, "independent")
+        out.append((case, spec["name"] in public))
     return out
 
 
@@ -109,7 +133,10 @@ def materialize(spec, modules):
                     sharp=spec.get("sharp", 1.0))
         args["fingerprint"] = verify.fingerprint(verify.build(modules, **args))
         torch.manual_seed(spec["seed"] + 1000)
-        if kind == "model_kl":
+        if kind == "rec_mc":
+            args.update(x=enc(torch.bernoulli(torch.full((1, 784), 0.3))), repeats=spec["repeats"],
+                        samples=spec["samples"])
+        elif kind == "model_kl":
             shape = (spec["batch"], spec["z"])
             args.update(m=enc(spec.get("scale", 1.0) * torch.randn(shape)), v=enc(torch.rand(shape) + 0.1),
                         z=enc(torch.randn(shape)))
@@ -133,6 +160,8 @@ def expected(case, modules, by):
     kind, args, enc, dec = case["kind"], case["args"], verify.encode, verify.decode
     if kind.startswith("sample") or kind == "vae_bound_kl":
         return {}
+    if kind == "rec_mc":  # by either: many samples of z ~ q(z | x) through torch.distributions
+        return _rec_mc(case, modules)
 
     def normal(m, v):
         return Independent(Normal(m.double(), v.double().sqrt()), 1)
@@ -189,3 +218,37 @@ def expected(case, modules, by):
             out = {"nelbo": kl_y + kl_z + rec, "kl_z": kl_z, "kl_y": kl_y, "rec": rec}
         kept = out if args["tiny"] else {k: out[k] for k in ("kl_z", "kl_y")}
         return {k: enc(t.mean()) for k, t in kept.items()}
+
+
+def _rec_mc(case, modules):
+    """E_q[-log p(x | z)] of the case's one image from args["samples"] draws of z (per label for
+    the SSVAE, weighted by q(y | x)): its estimate, that estimate's standard error, and the
+    variance of one draw as the bound takes it (the SSVAE's: one z per label)."""
+    import torch
+    from torch.distributions import Bernoulli, Normal
+
+    from codebase.kit import verify
+    args = case["args"]
+    net = verify.build(modules, args["model"], args["config"], args["seed"])
+    x, n = verify.decode(args["x"]), args["samples"]
+    torch.manual_seed(args["seed"] + 2000)
+
+    def rec(m, v, *label):  # (n,): -log p(x | z) of n draws of z ~ N(m, v)
+        z = Normal(m.double(), v.double().sqrt()).sample((n,)).reshape(n, -1).float()
+        logits = net.dec(z, *(y.expand(n, -1) for y in label))
+        return -Bernoulli(logits=logits.double()).log_prob(x.double()).sum(-1)
+
+    with torch.no_grad():
+        if args["model"] == "VAE":
+            draws = rec(*net.enc(x))
+            mean, var = draws.mean().item(), draws.var().item()
+        else:
+            q = net.cls(x).double().softmax(-1)[0]
+            mean = var = 0.0
+            for y in range(len(q)):
+                onehot = torch.nn.functional.one_hot(torch.tensor([y]), len(q)).float()
+                draws = rec(*net.enc(x, onehot), onehot)
+                mean, var = mean + q[y].item() * draws.mean().item(), var + q[y].item() ** 2 * draws.var().item()
+    enc = verify.encode
+    return {"rec_mean": enc(torch.tensor(mean)), "rec_var": enc(torch.tensor(var)),
+            "rec_se": enc(torch.tensor(math.sqrt(var / n)))}

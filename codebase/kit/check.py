@@ -18,23 +18,14 @@ from codebase.kit import items, verify
 CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.json")
 
 
-def _why(e):
-    if isinstance(e, SystemExit):
-        return f"called sys.exit({e.code!r})"
-    if type(e).__name__ == "ToDo":
-        return "not implemented yet (its stub raises ToDo)"
-    text = str(e).strip().splitlines()
-    return f"raised {type(e).__name__}" + (f": {text[0][:160]}" if text else "")
-
-
 def modules():
     """({name: module} of the item files that import, {name: why one does not})."""
     got, errors = {}, {}
-    for name in ("utils", "vae", "gmvae", "ssvae"):
+    for name in items.MODULES:
         try:
             got[name] = importlib.import_module(f"codebase.{name}")
         except Exception as e:
-            errors[name] = f"importing codebase/{name}.py {_why(e)}"
+            errors[name] = f"importing codebase/{name}.py {verify.why(e)}"
     return got, errors
 
 
@@ -62,7 +53,7 @@ def run(numbers=None):
                 except verify.Failed as e:
                     failed.append(f"case '{case['name']}': {e}")
                 except BaseException as e:  # noqa: B036 (the code under test may call sys.exit)
-                    failed.append(f"case '{case['name']}': {_why(e)}")
+                    failed.append(f"case '{case['name']}': {verify.why(e)}")
             ok_all &= not failed
             said = f"passed ({len(mine)} cases)" if not failed else f"failed {len(failed)} of {len(mine)}: {failed[0]}"
             lines.append(f"{item.number} {part.function}: {said}")

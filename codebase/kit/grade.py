@@ -1,16 +1,20 @@
 """The autograder: every item's points and one line why, then the total.
 
-Code items run in child processes against the reference (sandbox.py); run, picture and person
-items read the submission's run records (runs.py). Grading completes whatever the submission
-does: a failure costs its item's points, never the grading.
+Code items: each function runs in a child process against the reference (sandbox.py) and its
+outputs are judged here (verify.judge), against values computed here (cases.graded); run,
+picture and person items read the submission's run records (runs.py). Grading completes
+whatever the submission does: a failure costs its function's or item's points, never the grading.
 """
-import json
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-from codebase.kit import items, runs, sandbox
+from codebase import files
+from codebase.kit import cases, items, runs, sandbox, verify
+
+_TORCH = threading.Lock()  # the cases are drawn with torch's global seed: one thread at a time
 
 
 class Result(NamedTuple):
@@ -26,22 +30,55 @@ def _n(x):
     return f"{x:g}"
 
 
-def code(item, submission, timeout):
-    """Each function's share of the points in proportion to the cases it passes (floored to 1/4)."""
-    results, errors, whole = sandbox.run_item(item.number, submission, timeout)
-    if whole:
-        return Result(item, 0, whole)
-    score, said = 0.0, []
-    for part in item.parts:
-        if part.function in errors:
-            said.append(f"{part.function}: {errors[part.function]}")
-            continue
-        rows = results[part.function]
-        passed = sum(ok for _, ok, _ in rows)
-        score += math.floor(4 * part.points * passed / len(rows)) / 4
-        first = next((why for _, ok, why in rows if not ok), None)
-        said.append(f"{part.function}: {passed}/{len(rows)} cases" + (f", {first}" if first else ""))
-    return Result(item, score, "; ".join(said))
+def part(item, p, submission, timeout=sandbox.TIMEOUT):
+    """(score, line) of one function: its share of the item's points in proportion to the cases
+    it passes (floored to a quarter point). Its outputs come from a child process that ran it;
+    the judging is this process's, against values it computed itself. A failed public case says
+    why; a failed hidden case says only its number."""
+    with _TORCH:
+        graded = cases.graded(p.function)
+    answers, whole = sandbox.run(p, submission, [c for c, _ in graded], timeout)
+    if not answers:
+        return 0.0, whole
+    passed, first, hidden = 0, None, 0
+    for k, (case, public) in enumerate(graded):
+        hidden += not public
+        answer = answers[k] if k < len(answers) else whole
+        why = answer if isinstance(answer, str) else _judged(case, answer)
+        passed += why is None
+        if why is not None and first is None:
+            first = f"public case '{case['name']}': {why}" if public else f"hidden case {hidden} failed"
+    score = math.floor(4 * p.points * passed / len(graded)) / 4
+    return score, f"{passed}/{len(graded)} cases" + (f", {first}" if first else "")
+
+
+def _judged(case, answer):
+    """None when the outputs pass the case, else why not (one line)."""
+    try:
+        verify.judge(case, answer)
+    except verify.Failed as e:
+        return sandbox.one_line(e)
+    except Exception as e:  # outputs of a form the judge did not foresee fail; they never pass
+        return f"outputs that could not be judged ({type(e).__name__})"
+    return None
+
+
+def _guarded(grader, item, *args):
+    """grader(item, *args), or 0 points and one line when it fails unexpectedly: grading goes on."""
+    try:
+        return grader(item, *args)
+    except Exception as e:
+        return (0.0, _failed(e)) if grader is part else Result(item, 0, _failed(e))
+
+
+def _failed(e):
+    return f"the grader failed here ({type(e).__name__}: {sandbox.one_line(e, 80)}); please report it"
+
+
+def code(item, functions):
+    """The item's Result from {function: (score, line)} of its parts."""
+    score = sum(functions[p.function][0] for p in item.parts)
+    return Result(item, score, "; ".join(f"{p.function}: {functions[p.function][1]}" for p in item.parts))
 
 
 def _model(name):
@@ -79,7 +116,7 @@ def run(item, records, skipped):
 
 
 def picture(item, records, skipped):
-    """All the points when a course run's samples.png is the 10 x 20 grid of digits."""
+    """All the points when a course run's samples.png is a PNG of the 10 x 20 grid's size, not blank."""
     cls = _model(item.run.model)
     chosen, near = runs.select(records, cls, item.run.published)
     if not chosen:
@@ -89,7 +126,8 @@ def picture(item, records, skipped):
     if good:
         w, h = runs.grid_size()
         return Result(item, item.points,
-                      f"{os.path.basename(good)}/samples.png: a {runs.ROWS} x {runs.COLS} grid of digits ({w} x {h})")
+                      f"{os.path.basename(good)}/samples.png: a PNG of a {runs.ROWS} x {runs.COLS} grid's size "
+                      f"({w} x {h}), not blank")
     return Result(item, 0, f"{os.path.basename(whys[0][1])}: {whys[0][0]}")
 
 
@@ -116,20 +154,22 @@ def _answers(path):
 
 
 def grade(submission, timeout=sandbox.TIMEOUT, jobs=None):
-    """[Result] of every item, in the handout's order."""
+    """[Result] of every item, in the handout's order. The functions of the code items are run side
+    by side (each in its own child process); an unexpected failure costs one item or function."""
     with ThreadPoolExecutor(max_workers=jobs or min(4, os.cpu_count() or 1)) as pool:
-        coded = {i.number: pool.submit(code, i, submission, timeout) for i in items.CODE}
-        records, skipped = runs.load(submission)
+        started = {(i.number, p.function): pool.submit(_guarded, part, i, p, submission, timeout)
+                   for i in items.CODE for p in i.parts}
+        try:
+            records, skipped = runs.load(submission)
+        except Exception as e:
+            records, skipped = [], [_failed(e)]
         out = []
         for item in items.ITEMS:
             if item.kind == "code":
-                out.append(coded[item.number].result())
-            elif item.kind == "run":
-                out.append(run(item, records, skipped))
-            elif item.kind == "picture":
-                out.append(picture(item, records, skipped))
+                out.append(code(item, {p.function: started[item.number, p.function].result() for p in item.parts}))
             else:
-                out.append(person(item, records, submission))
+                grader = {"run": run, "picture": picture, "person": person}[item.kind]
+                out.append(_guarded(grader, item, records, submission if item.kind == "person" else skipped))
     return out
 
 
@@ -150,7 +190,7 @@ def lines(results):
     out = []
     for r in results:
         earned = f"{_n(r.score)}/{_n(r.item.points)}" if r.automatic else f"-/{_n(r.item.points)}"
-        out.append(f"{r.item.number:4} {earned:>8}  {r.line}")
+        out.append(f"{r.item.number:4} {earned:>8}  {sandbox.one_line(r.line, 2000)}")
     return out + [total(results)]
 
 
@@ -158,7 +198,8 @@ def gradescope(results):
     """Gradescope's results.json: one test per item (a person's item worth 0 here: its points are
     a manual question's), the score the sum of the tests'."""
     tests = [{"name": f"{r.item.number} {r.item.title[0]}", "score": r.score,
-              "max_score": r.item.points if r.automatic else 0, "output": r.line, "visibility": "visible"}
+              "max_score": r.item.points if r.automatic else 0, "output": sandbox.one_line(r.line, 2000),
+              "visibility": "visible"}
              for r in results]
     return {"score": sum(t["score"] for t in tests), "output": total(results), "visibility": "visible",
             "stdout_visibility": "hidden", "tests": tests}
@@ -167,5 +208,4 @@ def gradescope(results):
 def write_gradescope(results, path):
     """Write results.json to path (replacing it: on Gradescope the file is the autograder's own)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(gradescope(results), f, indent=2)
+    files.write_json(path, gradescope(results))

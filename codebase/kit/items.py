@@ -10,7 +10,9 @@ How points are split:
 - run items: Run.scores: each metric's points when the mean over the course's runs lies within the
   course's tolerance (the model class's Published.course), and "runs" points for two or more runs
   (the handout asks for a mean and a standard error).
-- picture items: all or nothing: the course run's samples.png is a 10 x 20 grid of 28 x 28 digits.
+- picture items: all or nothing: the course run's samples.png is a PNG of a 10 x 20 grid's size
+  (28 x 28 digits with make_grid's padding) and not blank; that it shows digits is not checked.
+- run items trust the numbers of the submitted metrics.json: nothing is rerun.
 - person items: graded by a person; the grader only reports what it finds.
 """
 from typing import NamedTuple
@@ -79,15 +81,16 @@ ITEMS = (
          run=Run("SSVAE", 0, (("accuracy", 4),))),
     Item("3.2", 21, "code", ("the SSVAE's negative ELBO", "la ELBO negativa del SSVAE"), parts=(
         Part(SSVAE, "SSVAE.negative_elbo_bound", 21,
-             "the negative ELBO with the label summed out exactly (one z per label), and KL_z, KL_y, Rec, "
-             "each the mean over the batch"),)),
+             "the negative ELBO with the label summed out exactly (one z per label), KL_z in closed form "
+             "(utils.kl_normal), and KL_z, KL_y, Rec, each the mean over the batch"),)),
     Item("3.3", 8, "run", ("run_ssvae.py's test accuracy", "exactitud de run_ssvae.py"),
          run=Run("SSVAE", 1, (("accuracy", 8),))),
 )
 
 BY_NUMBER = {item.number: item for item in ITEMS}
 CODE = tuple(item for item in ITEMS if item.kind == "code")
-FILES = tuple(dict.fromkeys(part.file for item in CODE for part in item.parts))
+FILES = tuple(dict.fromkeys(part.file for item in CODE for part in item.parts))  # the files a student hands in
+MODULES = tuple(f.removeprefix("codebase/").removesuffix(".py") for f in FILES)  # their modules: utils, vae, ...
 
 
 def part(number, function):
