@@ -35,8 +35,10 @@ def parses(words, monkeypatch):
     if program in ("bash", "pip"):
         path = args[-1] if program == "pip" else args[0]  # pip install -r requirements.txt; bash script.sh ...
         return (ROOT / path).is_file()
-    if args[:2] == ["-m", "pytest"]:  # the tests it names exist
-        return all((ROOT / a.split("::")[0]).exists() for a in args[2:] if not a.startswith("-"))
+    if args[:2] == ["-m", "pytest"]:  # the tests it names exist (a -m or -k's expression names none)
+        named = [a for a, before in zip(args[2:], ["", *args[2:]], strict=False)
+                 if not a.startswith("-") and before not in ("-m", "-k")]
+        return all((ROOT / a.split("::")[0]).exists() for a in named)
     if args[0] == "-m":
         module, args = args[1], args[2:]
         path = ROOT / (module.replace(".", "/") + ".py")
