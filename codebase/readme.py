@@ -151,7 +151,7 @@ def command_rows(groups, benches, lang):
     configuration: one replicate's command, what it prints, and the training minutes the record's
     rates project over the model's default iterations, eager and compiled, where the configuration
     is the model's default one (the benchmark times that one). One record, so one CPU and one run:
-    the newest that timed every model."""
+    the one that timed the most models, the newest of those (a model it did not time gets –)."""
     b = _commands_bench(benches)
     rows = ([_word("projected", lang).format(where=_where(b), date=b["date"][:10], command=b["command"]), ""]
             if b else []) + [_word("commands", lang), "| --- | --- | --- | --- |"]
@@ -176,10 +176,9 @@ def _default_config(cls):
 
 
 def _commands_bench(benches):
-    """The newest benchmark record with a float32 eager row of every model, or None"""
-    every = {bench.name(cls) for cls in models.ALL}
-    full = [b for b in benches if every <= {r["model"] for r in b["rows"] if records.variant(r) == "fp32"}]
-    return max(full, key=lambda b: b["date"], default=None)
+    """The benchmark record whose float32 eager rows time the most models, the newest of those; or None"""
+    timed = [(len({r["model"] for r in b["rows"] if records.variant(r) == "fp32"}), b["date"], b) for b in benches]
+    return max(timed, key=lambda t: t[:2], default=(0, "", None))[2]
 
 
 def _beside(shown, g, variant):
