@@ -5,6 +5,7 @@ one that patches the judge or forges the child's results gains nothing; malforme
 kind costs points, never the grading."""
 import ast
 import functools
+import itertools
 import json
 import os
 import shutil
@@ -269,6 +270,18 @@ OURS = [  # (name, file, the line as it is, the line planted)
 PLANTED = [m[:4] for m in MUTANTS if item_of(m[1], m[2])] + OURS
 
 
+def rounds(planted):
+    """The planted bugs as submissions to grade, fewer than one each: a bug of 1.1, whose function
+    the bounds of 1.2 and 3.2 call, alone (so those items are seen to keep their points); the others
+    at most one per item a round (the k-th bug of every item in round k). [[(name, path, before,
+    after), ...], ...]"""
+    by_item = {}
+    for bug in planted:
+        by_item.setdefault(item_of(bug[1], bug[2]), []).append(bug)
+    alone = [[bug] for bug in by_item.pop("1.1", [])]
+    return alone + [[bug for bug in round_ if bug] for round_ in itertools.zip_longest(*by_item.values())]
+
+
 def test_the_mutants_of_tests_mutants_py_that_touch_an_item_are_found_and_planted():
     assert len(PLANTED) - len(OURS) >= 4 and all(item_of(f, before) for _, f, before, _ in PLANTED)
     given = "return 0.5 * (pv.log() - qv.log() + (qv + (qm - pm).pow(2)) / pv - 1).sum(-1)"
@@ -276,12 +289,20 @@ def test_the_mutants_of_tests_mutants_py_that_touch_an_item_are_found_and_plante
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, path, before, after", PLANTED, ids=[m[0] for m in PLANTED])
-def test_a_planted_bug_costs_points_in_its_item_only(tmp_path, name, path, before, after):
-    got = grade_code(submission_of(tmp_path, [(path, before, after)]))
-    hit = item_of(path, before)
+@pytest.mark.parametrize("planted", rounds(PLANTED), ids=["; ".join(bug[0] for bug in r) for r in rounds(PLANTED)])
+def test_planted_bugs_cost_points_in_their_items_only(tmp_path, planted):
+    got = grade_code(submission_of(tmp_path, [bug[1:] for bug in planted]))
+    hit = {item_of(path, before) for _, path, before, _ in planted}
     for item in items.CODE:
-        assert (got[item.number][0] < item.points) == (item.number == hit), (item.number, got[item.number])
+        assert (got[item.number][0] < item.points) == (item.number in hit), (item.number, got[item.number])
+
+
+def test_the_rounds_plant_every_bug_once_and_at_most_one_per_item():
+    planted = rounds(PLANTED)
+    assert sorted(bug[0] for r in planted for bug in r) == sorted(bug[0] for bug in PLANTED)
+    for r in planted:
+        hit = [item_of(path, before) for _, path, before, _ in r]
+        assert len(hit) == len(set(hit)) and ("1.1" not in hit or len(r) == 1)
 
 
 def test_a_file_python_cannot_parse_costs_its_functions_with_one_line(tmp_path):
