@@ -57,18 +57,19 @@ def counted(records):
     """Which records count: (counted, set aside), each a list of records.
 
     A record counts once per seed of its model, configuration and variant: the newest clean one
-    (made from a committed tree, "dirty": false). The others are set aside, each with "why" added:
-    "rerun" (an older or another record of a seed already counted) or "dirty" (made with
-    uncommitted changes: no published figure rests on one).
+    (made from a committed tree, "dirty": false; or outside a git checkout, "dirty": null, as a
+    user's own runs may be). The others are set aside, each with "why" added: "rerun" (an older or
+    another record of a seed already counted) or "dirty" (made with uncommitted changes: no
+    published figure rests on one).
     """
     by_seed = defaultdict(list)
     for r in records:
         by_seed[*_key(r), r["seed"]].append(r)
     kept, aside = [], []
     for rs in by_seed.values():
-        clean = sorted((r for r in rs if r.get("dirty") is False), key=lambda r: r.get("date", ""))
+        clean = sorted((r for r in rs if not r.get("dirty")), key=lambda r: r.get("date", ""))
         kept += clean[-1:]
-        aside += [{**r, "why": "rerun" if r.get("dirty") is False else "dirty"} for r in rs if r not in clean[-1:]]
+        aside += [{**r, "why": "dirty" if r.get("dirty") else "rerun"} for r in rs if r not in clean[-1:]]
     return kept, aside
 
 

@@ -274,19 +274,21 @@ def test_a_seed_counts_once_the_newest_clean_record_and_the_others_are_shown_apa
     write_run(tmp_path / "dirty", "model=vae_z=10_beta=1", 1, bounds(50.0), cpu="Old CPU", dirty=True,
               date="2026-03-01T00:00:00Z")
     write_run(tmp_path, "model=vae_z=10_beta=1", 2, bounds(50.0), cpu="Old CPU", dirty=True)
-    found = records.load([str(tmp_path), str(tmp_path / "again"), str(tmp_path / "dirty")])
-    assert len(found) == 5
-    (g,) = records.aggregate(found)
-    assert g["seeds"] == [0, 1] and g["values"]["NELBO"] == [104.0, 102.0]
+    write_run(tmp_path / "elsewhere", "model=vae_z=10_beta=1", 3, bounds(101.0), cpu="Old CPU", dirty=None)
+    found = records.load([str(tmp_path), str(tmp_path / "again"), str(tmp_path / "dirty"), str(tmp_path / "elsewhere")])
+    assert len(found) == 6
+    (g,) = records.aggregate(found)  # seed 3 was made outside a git checkout: it counts
+    assert g["seeds"] == [0, 1, 3] and g["values"]["NELBO"] == [104.0, 102.0, 101.0]
     assert [(r["seed"], r["why"]) for r in g["aside"]] == [(0, "rerun"), (1, "dirty"), (2, "dirty")]
     text = page.render([g], str(tmp_path))
-    assert "2 seeds (0, 1)." in text
+    assert "3 seeds (0, 1, 3)." in text
     assert ("Not counted: seed 0 at 0123456 (Old CPU, 2026-01-01), a rerun of a seed counted above; seed 1 at "
             "0123456 (Old CPU, 2026-03-01), made with uncommitted changes; seed 2 ") in text
     # times side by side from one CPU each
     assert ("on New CPU, 2 threads (1 seed); training 2.0 min (from 2.0 to 2.0), evaluation 1 s, on Old CPU, "
-            "2 threads (1 seed)") in text
-    assert "| VAE | `python run_vae.py --run 0`; `python run_vae.py --run 1` | 2 |" in readme.blocks([g], [])["results"]
+            "2 threads (2 seeds)") in text
+    assert ("| VAE | `python run_vae.py --run 0`; `python run_vae.py --run 1`; `python run_vae.py --run 3` | 3 |"
+            in readme.blocks([g], [])["results"])
 
 
 def test_a_benchmark_record_made_with_uncommitted_changes_is_never_shown(tmp_path):
