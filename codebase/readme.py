@@ -60,14 +60,15 @@ def _word(key, lang):
 def configurations(groups, lang):
     """[(label, group)]: the README's configurations, each model's published ones in the order it
     declares them: the course's float32 eager ones, then the other variants; a group with fewer
-    seeds than its commands ask for (--runs N) is left out."""
+    seeds than its commands ask for (--runs N), or that counts a record made with uncommitted changes,
+    is left out."""
     rows = []
     for variant in VARIANTS:
         for cls in models.ALL:
             for p in cls.published:
                 for g in groups:
                     if (g["model"] == cls.__name__ and g["variant"] == variant and published(g) == p
-                            and g["n"] >= records.asked(g)):
+                            and g["n"] >= records.asked(g) and not any(r.get("dirty") for r in g["records"])):
                         rows.append((p.label[lang == "es"] + _word("variants", lang).get(variant, ""), g))
     return rows
 

@@ -58,9 +58,10 @@ def counted(records):
 
     A record counts once per seed of its model, configuration and variant: the newest clean one
     (made from a committed tree, "dirty": false; or outside a git checkout, "dirty": null, as a
-    user's own runs may be). The others are set aside, each with "why" added: "rerun" (an older or
-    another record of a seed already counted) or "dirty" (made with uncommitted changes: no
-    published figure rests on one).
+    user's own runs may be), else the newest made with uncommitted changes ("dirty": true: the
+    pages say so, and the READMEs' tables leave its configuration out). The others are set aside,
+    each with "why" added: "rerun" (an older or another record of a seed already counted) or
+    "dirty" (made with uncommitted changes, beside a clean one).
     """
     by_seed = defaultdict(list)
     for r in records:
@@ -68,8 +69,9 @@ def counted(records):
     kept, aside = [], []
     for rs in by_seed.values():
         clean = sorted((r for r in rs if not r.get("dirty")), key=lambda r: r.get("date", ""))
-        kept += clean[-1:]
-        aside += [{**r, "why": "dirty" if r.get("dirty") else "rerun"} for r in rs if r not in clean[-1:]]
+        pick = clean[-1:] or sorted(rs, key=lambda r: r.get("date", ""))[-1:]
+        kept += pick
+        aside += [{**r, "why": "dirty" if r.get("dirty") else "rerun"} for r in rs if r not in pick]
     return kept, aside
 
 

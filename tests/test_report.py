@@ -267,7 +267,8 @@ def test_m1m2s_row_gives_validation_beside_test_accuracy_with_their_ranges(tmp_p
 
 def test_a_seed_counts_once_the_newest_clean_record_and_the_others_are_shown_apart(tmp_path):
     """Seed 0 recorded twice (a rerun on another CPU, newer), seed 1 clean and again with uncommitted
-    changes, seed 2 only with uncommitted changes: two seeds count, each once."""
+    changes, seed 2 only with uncommitted changes (it counts, marked, and keeps its configuration out
+    of the READMEs), seed 3 outside a git checkout: each seed counts once."""
     write_run(tmp_path, "model=vae_z=10_beta=1", 0, bounds(100.0), cpu="Old CPU", date="2026-01-01T00:00:00Z")
     write_run(tmp_path / "again", "model=vae_z=10_beta=1", 0, bounds(104.0), cpu="New CPU", date="2026-02-01T00:00:00Z")
     write_run(tmp_path, "model=vae_z=10_beta=1", 1, bounds(102.0), cpu="Old CPU")
@@ -275,15 +276,19 @@ def test_a_seed_counts_once_the_newest_clean_record_and_the_others_are_shown_apa
               date="2026-03-01T00:00:00Z")
     write_run(tmp_path, "model=vae_z=10_beta=1", 2, bounds(50.0), cpu="Old CPU", dirty=True)
     write_run(tmp_path / "elsewhere", "model=vae_z=10_beta=1", 3, bounds(101.0), cpu="Old CPU", dirty=None)
-    found = records.load([str(tmp_path), str(tmp_path / "again"), str(tmp_path / "dirty"), str(tmp_path / "elsewhere")])
+    found = records.load([str(tmp_path / d) for d in ("", "again", "dirty", "elsewhere")])
     assert len(found) == 6
-    (g,) = records.aggregate(found)  # seed 3 was made outside a git checkout: it counts
-    assert g["seeds"] == [0, 1, 3] and g["values"]["NELBO"] == [104.0, 102.0, 101.0]
-    assert [(r["seed"], r["why"]) for r in g["aside"]] == [(0, "rerun"), (1, "dirty"), (2, "dirty")]
+    (g,) = records.aggregate(found)  # seed 3 was made outside a git checkout; seed 2 has no clean record
+    assert g["seeds"] == [0, 1, 2, 3] and g["values"]["NELBO"] == [104.0, 102.0, 50.0, 101.0]
+    assert [(r["seed"], r["why"]) for r in g["aside"]] == [(0, "rerun"), (1, "dirty")]
     text = page.render([g], str(tmp_path))
-    assert "3 seeds (0, 1, 3)." in text
+    assert "4 seeds (0, 1, 2, 3)." in text
+    assert "Made with uncommitted changes (no clean record of these seeds): seed 2." in text
+    assert "| VAE |" not in readme.blocks([g], [])["results"]  # the READMEs never rest on a dirty record
+    (g,) = records.aggregate([r for r in found if r["seed"] != 2])
+    text = page.render([g], str(tmp_path))
     assert ("Not counted: seed 0 at 0123456 (Old CPU, 2026-01-01), a rerun of a seed counted above; seed 1 at "
-            "0123456 (Old CPU, 2026-03-01), made with uncommitted changes; seed 2 ") in text
+            "0123456 (Old CPU, 2026-03-01), made with uncommitted changes.") in text
     # times side by side from one CPU each
     assert ("on New CPU, 2 threads (1 seed); training 2.0 min (from 2.0 to 2.0), evaluation 1 s, on Old CPU, "
             "2 threads (2 seeds)") in text
