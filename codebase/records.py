@@ -79,10 +79,10 @@ def aggregate(records):
     """Group the counted records (see counted) by what they hold: model, configuration and variant.
 
     Returns [{"name" (describe's), "model", "config", "variant", "n", "seeds", "values": {metric: [per seed]},
-              "metrics": {metric: (mean, se)}, "train_minutes", "eval_seconds", "commands", "dirs",
-              "undrawn", "machine", "where" ("CPU model, threads"), "repeat" (the first seed's), "records",
+              "metrics": {metric: (mean, se)}, "commands", "dirs", "undrawn", "machine", "repeat" (the
+              first seed's), "records" (times: by_cpu),
               "aside" (the group's records set aside, each with its "why")}],
-    sorted by name; a configuration whose records are all set aside has no group.
+    sorted by name.
     """
     kept, aside = counted(records)
     groups = defaultdict(list)
@@ -97,10 +97,8 @@ def aggregate(records):
             "name": describe(model, rs[0]["config"], how), "model": model, "config": rs[0]["config"],
             "variant": how, "n": len(rs), "seeds": [r["seed"] for r in rs], "values": values,
             "metrics": {k: mean_se(v) for k, v in values.items()},
-            "train_minutes": [r["train_seconds"] / 60 for r in rs], "eval_seconds": [r["eval_seconds"] for r in rs],
             "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
             "undrawn": rs[0].get("undrawn"), "machine": "; ".join(sorted({machine(r) for r in rs})),
-            "where": "; ".join(sorted({where(r) for r in rs})),
             "repeat": rs[0].get("repeat", rs[0]["command"]), "records": rs,
             "aside": sorted((r for r in aside if _key(r) == key), key=lambda r: (r["seed"], r.get("date", ""))),
         })
