@@ -275,12 +275,14 @@ def _m1_run(args, seed):
 
 def train_m1(args):
     """Train each replicate's M1 that has no final checkpoint yet, as its own run of run_vae.py
-    (continued from its newest checkpoint, if any). Returns 0, or the first failing exit status."""
+    (continued from its newest checkpoint, if any; afresh if it was stopped before its first).
+    Returns 0, or the first failing exit status."""
     for seed in range(args.run, args.run + args.runs):
-        ckpt_dir = _m1_run(args, seed)[1]
+        name, ckpt_dir = _m1_run(args, seed)
         if os.path.exists(train.checkpoint_path(ckpt_dir, args.m1_iter_max)):
             continue
-        argv = _m1_argv(args, seed) + (["--resume"] if train.list_checkpoints(ckpt_dir) else [])
+        begun = any(os.path.isdir(d) for d in run.folders(f"{name}_run={seed:04d}"))
+        argv = _m1_argv(args, seed) + (["--resume"] if begun else [])
         print(f"Training M1 first: {shlex.join(['python', VAE.script, *argv])}")
         status = run.main(VAE, argv)
         if status:

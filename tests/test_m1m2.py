@@ -191,6 +191,22 @@ def test_run_m1m2_trains_m1_first_then_reuses_it(workdir, capsys, monkeypatch):
 
 
 @pytest.mark.slow
+def test_an_m1_stopped_before_its_first_checkpoint_starts_afresh(workdir, capsys, monkeypatch):
+    """run_m1m2.py killed while its M1 trains, before M1's first checkpoint, leaves M1's log folder:
+    the same command again trains M1 afresh (run_vae.py --resume), where it once ended on "run ...
+    already exists"."""
+    m1_argv = m1m2._m1_argv
+    monkeypatch.setattr(m1m2, "_m1_argv", lambda args, seed: m1_argv(args, seed) + ["--iw_full", "0"])
+    left = "logs/model=vae_z=50_beta=1_validation=1_run=0000"
+    os.makedirs(left)
+    open(f"{left}/events.out.tfevents.0", "w").close()
+    assert run_m1m2.main(["--iter_max", "2", "--m1_iter_max", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert "--run 0 --iter_max 4 --iw_full 0 --resume" in out and "has no checkpoint yet; it starts afresh" in err
+    assert not os.path.exists(f"{left}/events.out.tfevents.0")
+
+
+@pytest.mark.slow
 def test_the_curve_reads_each_checkpoints_validation_accuracy(workdir, capsys, monkeypatch):
     """experiments/m1m2_curve.py: a column per checkpoint, and at the last one the validation
     accuracy the run itself printed (a short M1 and M2, as above)."""
