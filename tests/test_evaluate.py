@@ -71,6 +71,20 @@ def test_full_test_set_mean_and_standard_error(fake):
                     f"IWAE-7: {m['full/IWAE-7']:.2f} ± {se:.2f}")
 
 
+class NoIwae(Recorder):
+    """A model whose IWAE bound is left to write, as in the student's starter."""
+
+    def negative_iwae_bound(self, x, iw, reduce=True):
+        raise NotImplementedError("write it")
+
+
+def test_a_model_without_the_iwae_bound_gets_the_others_and_a_notice(fake, capsys):
+    m = evaluate.bounds(NoIwae(), fake, full_iw=7)
+    assert list(m) == ["NELBO", "KL", "Rec", "full/NELBO", "full/NELBO_se"]
+    assert capsys.readouterr().err == "notice: no IWAE bounds: write it\n"
+    assert m == {k: v for k, v in evaluate.bounds(Recorder(), fake, full_iw=7).items() if "IWAE" not in k}
+
+
 class GreyOnly:
     """Right on images with grey levels strictly between 0 and 1, wrong on binary ones."""
 

@@ -4,9 +4,11 @@ See docs/assignment.md."""
 from codebase import UserError
 
 
-class ToDo(UserError):
-    """What a starter's stub raises: an item not implemented yet. A UserError, so the run scripts
-    print it as one line ("error: item 1.1 is not implemented yet: ...") and exit with exit_code."""
+class ToDo(UserError, NotImplementedError):
+    """What a starter's stub raises: an item not implemented yet (number: "1.1"), or given code the
+    starter leaves out (number: None, items.LEFT_OUT). A UserError, so the run scripts print it as
+    one line ("error: item 1.1 is not implemented yet: ...") and exit with exit_code; a
+    NotImplementedError, so the evaluation skips the IWAE bounds while negative_iwae_bound is one."""
 
     exit_code = 3
 

@@ -87,6 +87,12 @@ ITEMS = (
          run=Run("SSVAE", 1, (("accuracy", 8),))),
 )
 
+# Given code that the starter stubs too, ungraded: its body holds an item's answer (the IWAE bound
+# with iw = 1 is item 1.2's negative ELBO, and its log-weight is item 2.1's GMVAE.kl).
+LEFT_OUT = (Part(VAE, "VAE.negative_iwae_bound", 0,
+                 "the negative IWAE bound (optional, not graded); the run scripts print the IWAE bounds once it "
+                 "is written"),)
+
 BY_NUMBER = {item.number: item for item in ITEMS}
 CODE = tuple(item for item in ITEMS if item.kind == "code")
 FILES = tuple(dict.fromkeys(part.file for item in CODE for part in item.parts))  # the files a student hands in
@@ -94,12 +100,14 @@ MODULES = tuple(f.removeprefix("codebase/").removesuffix(".py") for f in FILES) 
 
 
 def part(number, function):
-    """The Part of item `number` that implements `function` (its qualified name)."""
-    return next(p for p in BY_NUMBER[number].parts if p.function == function)
+    """The Part of item `number` (None: of LEFT_OUT) that implements `function` (its qualified name)."""
+    return next(p for p in (BY_NUMBER[number].parts if number else LEFT_OUT) if p.function == function)
 
 
 def todo_message(number, function):
     """What a starter's stub says: the item, the function, what to implement, where to read."""
     p = part(number, function)
+    if number is None:
+        return f"{function} in {p.file} is left for you to write: {p.what}"
     return (f"item {number} is not implemented yet: {function} in {p.file}: {p.what} "
             f"(see README.md, item {number})")

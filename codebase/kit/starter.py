@@ -3,7 +3,7 @@
 - the course's modules: the import closure of the three run scripts, the models beyond the course
   left out (a module of the closure that imports one gets a course-only version, splice.course_only);
 - in them, each function of a code item keeps its signature and docstring, and its body becomes
-  one line that raises ToDo with the item's number (splice.stub);
+  one line that raises ToDo with the item's number (splice.stub); so does each of items.LEFT_OUT;
 - the three run scripts, requirements.txt, the student's READMEs and ANSWERS.md (texts.py);
 - the student's kit (STUDENT_KIT) and the public cases with the reference's outputs as JSON.
 """
@@ -61,9 +61,10 @@ def closure(root=ROOT, beyond=None):
 
 
 def stubs(path):
-    """[(qualname, one-line stub)] of the item functions in the file `path`."""
-    return [(p.function, f'raise ToDo("{item.number}", "{p.function}")')
-            for item in items.CODE for p in item.parts if p.file == path]
+    """[(qualname, one-line stub)] of the item functions and the left-out ones (items.LEFT_OUT) in the file `path`."""
+    return ([(p.function, f'raise ToDo("{item.number}", "{p.function}")')
+             for item in items.CODE for p in item.parts if p.file == path]
+            + [(p.function, f'raise ToDo(None, "{p.function}")') for p in items.LEFT_OUT if p.file == path])
 
 
 def stubbed(source, path):

@@ -17,9 +17,9 @@ MNIST is downloaded into `./data` on the first run; to use a copy elsewhere, set
              "`error: item N is not implemented yet: ...`."),
     "head": "| item | points | file | function | what |",
     "notes": """Notes:
-- `run_vae.py` trains once 1.1 and 1.2 are done, but its evaluation (the IWAE bounds) also calls
-  `utils.log_normal` of item 2.1: implement `log_normal` before the full run, or evaluate a trained
-  run later with `python run_vae.py --train 0`.
+- `run_vae.py` runs once 1.1 and 1.2 are done. It prints the IWAE bounds too once you write
+  `VAE.negative_iwae_bound` (optional, not graded: with one sample it is item 1.2's bound, so the
+  starter leaves it out); until then a notice says they are skipped.
 - `VAE.negative_elbo_bound` takes its KL from `self.kl(m, v, z)`: the GMVAE overrides `kl` and
   inherits the bound, so `run_gmvae.py` needs items 1.1, 1.2 and 2.1.
 - `python run_ssvae.py -gw 0` (item 3.1) runs from the start: it trains the classifier alone.
@@ -70,9 +70,9 @@ MNIST se descarga en `./data` la primera vez; para usar una copia en otro lugar,
              "`error: item N is not implemented yet: ...`."),
     "head": "| ítem | puntos | archivo | función | qué |",
     "notes": """Notas:
-- `run_vae.py` entrena con 1.1 y 1.2 hechos, pero su evaluación (las cotas IWAE) llama también a
-  `utils.log_normal` del ítem 2.1: implemente `log_normal` antes de la corrida completa, o evalúe
-  después una corrida entrenada con `python run_vae.py --train 0`.
+- `run_vae.py` funciona con 1.1 y 1.2 hechos. Imprime también las cotas IWAE cuando usted escriba
+  `VAE.negative_iwae_bound` (opcional, sin puntos: con una muestra es la cota del ítem 1.2, por eso
+  el código inicial no la trae); mientras tanto un aviso dice que se omiten.
 - `VAE.negative_elbo_bound` toma su KL de `self.kl(m, v, z)`: el GMVAE redefine `kl` y hereda la
   cota, así que `run_gmvae.py` necesita los ítems 1.1, 1.2 y 2.1.
 - `python run_ssvae.py -gw 0` (ítem 3.1) funciona desde el principio: entrena solo el clasificador.
