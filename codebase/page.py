@@ -82,10 +82,9 @@ def section(g, out_dir):
               f"{', '.join(sorted({r.get('commit', '?')[:7] for r in g['records']}))}"
               + "".join(f", before {commit} ({what})" for _, commit, what in records.predates(g)) + ".",
               f"Command: {'; '.join(f'`{c}`' for c in g['commands'])}.", ""]
-    dirty = [r["seed"] for r in g["records"] if r.get("dirty")]
-    if dirty:
-        lines += [f"Made with uncommitted changes (no clean record of these seeds): seed{'s' * (len(dirty) > 1)} "
-                  f"{', '.join(map(str, dirty))}.", ""]
+    if g["dirty"]:
+        lines += [f"Made with uncommitted changes (no clean record of these seeds): seed{'s' * (len(g['dirty']) > 1)} "
+                  f"{', '.join(map(str, g['dirty']))}.", ""]
     if g["aside"]:
         lines += ["Not counted: " + "; ".join(
             f"seed {r['seed']} at {r.get('commit', '?')[:7]} ({r.get('cpu', r['device'])}, {r.get('date', '?')[:10]}), "

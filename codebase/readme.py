@@ -68,7 +68,7 @@ def configurations(groups, lang):
             for p in cls.published:
                 for g in groups:
                     if (g["model"] == cls.__name__ and g["variant"] == variant and published(g) == p
-                            and g["n"] >= records.asked(g) and not any(r.get("dirty") for r in g["records"])):
+                            and g["n"] >= records.asked(g) and not g["dirty"]):
                         rows.append((p.label[lang == "es"] + _word("variants", lang).get(variant, ""), g))
     return rows
 

@@ -80,7 +80,8 @@ def aggregate(records):
 
     Returns [{"name" (describe's), "model", "config", "variant", "n", "seeds", "values": {metric: [per seed]},
               "metrics": {metric: (mean, se)}, "commands", "dirs", "undrawn", "machine", "repeat" (the
-              first seed's), "records" (times: by_cpu),
+              first seed's), "records" (times: by_cpu), "dirty" (the seeds counted from a record made with
+              uncommitted changes),
               "aside" (the group's records set aside, each with its "why")}],
     sorted by name.
     """
@@ -100,6 +101,7 @@ def aggregate(records):
             "commands": sorted({r["command"] for r in rs}), "dirs": [r["dir"] for r in rs],
             "undrawn": rs[0].get("undrawn"), "machine": "; ".join(sorted({machine(r) for r in rs})),
             "repeat": rs[0].get("repeat", rs[0]["command"]), "records": rs,
+            "dirty": [r["seed"] for r in rs if r.get("dirty")],
             "aside": sorted((r for r in aside if _key(r) == key), key=lambda r: (r["seed"], r.get("date", ""))),
         })
     return sorted(out, key=lambda g: g["name"])
